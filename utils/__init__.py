@@ -1,0 +1,1 @@
+"""Shared plumbing for the Hands-On Large Language Models companion notebooks."""

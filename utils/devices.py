@@ -1,0 +1,65 @@
+"""Pick a device and a dtype that suits it, and seed every random generator in one call."""
+import os
+import random
+
+import numpy as np
+import torch
+
+
+class DeviceNotAvailable(RuntimeError):
+    """Raised when a notebook asks for a device this machine does not have."""
+
+
+def _available():
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.insert(0, "cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        found.insert(len(found) - 1, "mps")
+    return found
+
+
+def resolve_device(device="auto", verbose=True):
+    """Return "cuda", "mps" or "cpu". "auto" takes the first present in that order and says which.
+
+    An explicit device that is not present raises DeviceNotAvailable before any model is loaded."""
+    available = _available()
+    if device == "auto":
+        chosen = available[0]
+        if verbose:
+            print(f"device='auto' -> using {chosen!r} (available: {', '.join(available)})")
+        return chosen
+    kind = str(device).split(":")[0]
+    if kind not in ("cuda", "mps", "cpu"):
+        raise DeviceNotAvailable(f"Unknown device {device!r}. Use 'auto', 'cuda', 'mps' or 'cpu'.")
+    if kind not in available:
+        hint = ("On Colab: Runtime > Change runtime type > T4 GPU. "
+                if kind == "cuda" else "")
+        raise DeviceNotAvailable(
+            f"device={device!r} was requested but this machine only has: {', '.join(available)}. "
+            f"{hint}Or run with device='auto' (papermill: -p device auto).")
+    if kind == "cuda" and ":" in str(device) and int(str(device).split(":")[1]) >= torch.cuda.device_count():
+        raise DeviceNotAvailable(
+            f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) present. Use 'cuda' or 'auto'.")
+    return str(device)
+
+
+def dtype_for(device, capability=None):
+    """A dtype that suits the device: bf16 on Ampere or newer, fp16 on older GPUs (Colab's T4) and on
+    Apple's mps, fp32 on the CPU (half-precision matmuls are slow or unsupported there)."""
+    kind = str(device).split(":")[0]
+    if kind == "cuda":
+        major, _ = capability or torch.cuda.get_device_capability(device)
+        return torch.bfloat16 if major >= 8 else torch.float16
+    if kind == "mps":
+        return torch.float16
+    return torch.float32
+
+
+def seed_everything(seed):
+    """Seed Python, NumPy and torch (all devices) so that sampling and training repeat exactly."""
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return seed

