@@ -56,11 +56,12 @@ def _results(nb):
 
 
 def _failure(nb):
-    for index, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+    code = [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    for index, cell in enumerate(code):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 first = next((line for line in cell.source.splitlines() if line and not line.startswith("#")), "")
-                return f"code cell {index + 1} ({first[:60]!r}): {out['ename']}: {out['evalue'][:300]}"
+                return f"code cell {index + 1} of the chapter ({first[:60]!r}): {out['ename']}: {out['evalue'][:300]}"
     return "papermill failed before any cell ran (see the log above)"
 
 

@@ -1,0 +1,36 @@
+"""requirements.txt, environment.yml and the installed environment agree."""
+import importlib.metadata as md
+import re
+
+import yaml
+
+from utils.assets import ROOT
+
+
+def pins(lines):
+    return dict(line.split("==") for line in lines)
+
+
+def requirement_lines():
+    return [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def test_every_requirement_is_an_exact_pin_and_torch_has_no_local_tag():
+    lines = requirement_lines()
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==\d[\w.]*", line) for line in lines), lines
+    assert "torch==2.13.0" in lines          # exact: a range would pull a CUDA build of a newer torch
+
+
+def test_environment_yml_installs_the_same_pins():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pins(pip_section) == pins(requirement_lines())
+    assert any(re.fullmatch(r"python=3\.1[12]", d) for d in env["dependencies"] if isinstance(d, str))
+
+
+def test_the_installed_environment_matches_the_pins():
+    wrong = {name: (version, md.version(name)) for name, version in pins(requirement_lines()).items()
+             if md.version(name).split("+")[0] != version}
+    assert not wrong, f"installed versions differ from requirements.txt (run make setup): {wrong}"
