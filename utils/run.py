@@ -67,9 +67,9 @@ def _failure(nb):
 
 def _tidy(nb):
     """Drop per-run timestamps so that a re-recording only changes what the notebook printed."""
-    nb.metadata.get("papermill", {}).pop("start_time", None)
-    for key in ("end_time", "duration", "input_path", "output_path", "exception", "environment_variables"):
-        nb.metadata.get("papermill", {}).pop(key, None)
+    papermill = nb.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration", "input_path", "output_path", "exception", "environment_variables"):
+        papermill.pop(key, None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
