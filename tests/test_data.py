@@ -48,3 +48,59 @@ def test_topic_corpora_load_with_pandas():
                             dtype=str, keep_default_na=False)
         assert len(frame) == rows
         assert frame.iloc[:, 0].nunique() == groups or frame.iloc[:, -1].nunique() == groups
+
+
+# --- playlists (chapter 2) ---------------------------------------------------------------------------------------
+from utils.data import GENRES, SYNTHETIC_PLAYLISTS, load_playlists  # noqa: E402
+
+
+def _yes_files(folder):
+    """A miniature copy of the Yes.com files in their published layout."""
+    folder.mkdir()
+    (folder / "train.txt").write_text("#playlist data\n#another header line\n0 1 2 3 \n7 \n4 5 1 \n\n3 6 \n")
+    (folder / "song_hash.txt").write_text("0\tFade To Black\tMetallica\n1\tCalifornia Love\t2Pac\n"
+                                          "2\tBillie Jean\tMichael Jackson\n\n")
+    return folder.as_uri() + "/"
+
+
+def test_yes_complete_is_parsed_like_the_book(tmp_path):
+    playlists, songs = load_playlists("yes_complete", base_url=_yes_files(tmp_path / "yes"))
+    assert playlists == [["0", "1", "2", "3"], ["4", "5", "1"], ["3", "6"]]     # headers and 1-song playlists dropped
+    assert list(songs.columns) == ["title", "artist"] and songs.index.name == "id"
+    assert songs.loc["0"].tolist() == ["Fade To Black", "Metallica"] and len(songs) == 3
+
+
+def test_unreachable_playlists_name_the_offline_alternative(tmp_path):
+    with pytest.raises(RuntimeError, match="offline:synthetic-playlists"):
+        load_playlists("yes_complete", base_url=(tmp_path / "nowhere").as_uri() + "/")
+    with pytest.raises(ValueError, match="yes_complete"):
+        load_playlists("spotify")
+
+
+def test_synthetic_playlists_have_the_documented_structure():
+    playlists, songs = load_playlists(SYNTHETIC_PLAYLISTS, seed=42)
+    assert len(playlists) == 3000 and len(songs) == len(GENRES) * 12 * 8
+    assert songs.index.is_unique and songs.title.is_unique and set(songs.genre) == set(GENRES)
+    assert all(2 <= len(p) <= 30 and len(set(p)) == len(p) for p in playlists)
+    genre = songs.genre.to_dict()
+    in_main = sum(max(sum(genre[s] == g for s in p) for g in GENRES) for p in playlists) / sum(map(len, playlists))
+    assert 0.85 < in_main < 0.95                                      # in_genre=0.9
+    rock_ids = sorted(int(i) for i in songs.index[songs.genre == "rock"])
+    assert rock_ids != list(range(rock_ids[0], rock_ids[0] + len(rock_ids)))   # ids say nothing about the genre
+
+
+def test_synthetic_playlists_are_deterministic_per_seed():
+    first, _ = load_playlists(SYNTHETIC_PLAYLISTS, seed=42)
+    again, _ = load_playlists(SYNTHETIC_PLAYLISTS, seed=42)
+    other, _ = load_playlists(SYNTHETIC_PLAYLISTS, seed=1)
+    assert first == again and first != other
+
+
+def test_word2vec_on_synthetic_playlists_recommends_the_same_genre():
+    from gensim.models import Word2Vec
+    playlists, songs = load_playlists(SYNTHETIC_PLAYLISTS, seed=0)
+    model = Word2Vec(playlists, vector_size=32, window=20, negative=50, min_count=1, workers=1, seed=0)
+    sample = songs.index[::40]
+    shared = [(songs.loc[[s for s, _ in model.wv.most_similar(song, topn=5)]].genre == songs.loc[song].genre).mean()
+              for song in sample]
+    assert sum(shared) / len(shared) > 0.9                           # chance would be 1/8

@@ -27,3 +27,94 @@ def load_movie_reviews(name="rotten_tomatoes", seed=42):
     first = full.train_test_split(test_size=held_out, stratify_by_column="label", seed=seed)
     second = first["test"].train_test_split(test_size=MOVIE_SPLITS["test"], stratify_by_column="label", seed=seed)
     return datasets.DatasetDict(train=first["train"], validation=second["train"], test=second["test"])
+
+
+YES_COMPLETE = "https://storage.googleapis.com/maps-premium/dataset/yes_complete/"
+SYNTHETIC_PLAYLISTS = "offline:synthetic-playlists"
+GENRES = ("rock", "metal", "hip hop", "pop", "country", "jazz", "electronic", "soul")
+_ADJECTIVES = ("Silver", "Broken", "Electric", "Golden", "Midnight", "Velvet", "Neon", "Wild", "Lonely", "Burning",
+               "Crystal", "Hollow", "Crimson", "Frozen", "Restless", "Gentle", "Distant", "Paper", "Iron", "Sweet",
+               "Quiet", "Falling", "Shining", "Secret", "Endless", "Little", "Blue", "Savage", "Summer", "Heavy",
+               "Bitter", "Lucky", "Hidden", "Stormy", "Dancing", "Faded", "Northern", "Sacred", "Rusty", "Open")
+_NOUNS = ("Heart", "River", "Highway", "Dream", "Fire", "Moon", "Road", "City", "Rain", "Shadow", "Garden", "Train",
+          "Mirror", "Ocean", "Engine", "Window", "Letter", "Mountain", "Thunder", "Angel", "Harbor", "Echo", "Desert",
+          "Crown", "Signal", "Island", "Storm", "Diamond", "Feather", "Lantern", "Rose", "Wolf", "Horizon", "Circus",
+          "Sparrow", "Canyon", "Radio", "Valley", "Comet", "Bridge")
+
+
+def load_playlists(name="yes_complete", base_url=YES_COMPLETE, seed=0):
+    """Playlists as lists of song-id strings (a playlist is a "sentence", a song a "token") and a DataFrame of the
+    songs indexed by id with columns title and artist.
+
+    "yes_complete": the Cornell Yes.com playlists (Shuo Chen) the book downloads: train.txt holds two header lines,
+    then one playlist of space-separated ids per line (playlists with fewer than two songs are dropped);
+    song_hash.txt holds `id <tab> title <tab> artist`. "offline:synthetic-playlists": `synthetic_playlists(seed)`,
+    whose songs also carry their genre."""
+    if name == SYNTHETIC_PLAYLISTS:
+        return synthetic_playlists(seed=seed)
+    if name != "yes_complete":
+        raise ValueError(f"Unknown playlists {name!r}: use 'yes_complete' (downloads the book's data) or "
+                         f"{SYNTHETIC_PLAYLISTS!r} (generated, offline).")
+    import pandas as pd
+    from urllib.request import urlopen
+
+    def lines(file):
+        try:
+            with urlopen(base_url + file, timeout=120) as response:
+                return response.read().decode("utf-8").splitlines()
+        except OSError as err:
+            raise RuntimeError(f"Could not download {base_url + file} ({err}). Without a network use "
+                               f"{SYNTHETIC_PLAYLISTS!r}.") from err
+
+    playlists = [line.split() for line in lines("train.txt")[2:]]
+    playlists = [playlist for playlist in playlists if len(playlist) > 1]
+    rows = [[field.strip() for field in line.split("\t")] for line in lines("song_hash.txt") if line.strip()]
+    songs = pd.DataFrame(rows, columns=["id", "title", "artist"]).set_index("id")
+    return playlists, songs
+
+
+def synthetic_playlists(n_playlists=3000, artists_per_genre=12, songs_per_artist=8, in_genre=0.9, seed=0):
+    """Seeded playlists with a known structure, a stand-in for the Yes.com data. Every genre of GENRES has its
+    artists, every artist its songs (made-up titles), each song a popularity within its genre. A playlist picks
+    one genre and two favourite artists of it; each of its 5-30 songs comes from the genre with probability
+    `in_genre` (a favourite artist's song a third of the time, otherwise a song drawn by popularity), else from
+    any other genre. Song ids are shuffled so that they say nothing about the genre."""
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    combos = [f"{a} {n}" for a in _ADJECTIVES for n in _NOUNS]
+    n_artists = len(GENRES) * artists_per_genre
+    n_songs = n_artists * songs_per_artist
+    picked = rng.choice(len(combos), size=n_artists + n_songs, replace=False)
+    plural = {"Wolf": "Wolves", "Circus": "Circuses", "Echo": "Echoes"}
+    nouns = [plural.get(noun, noun + "s") for noun in _NOUNS]
+    artists = [f"The {_ADJECTIVES[i // len(_NOUNS)]} {nouns[i % len(_NOUNS)]}" for i in picked[:n_artists]]
+    songs = pd.DataFrame({
+        "id": rng.permutation(n_songs).astype(str),
+        "title": [combos[i] for i in picked[n_artists:]],
+        "artist": np.repeat(artists, songs_per_artist),
+        "genre": np.repeat(GENRES, artists_per_genre * songs_per_artist),
+    })
+    ids, genre_of, artist_of = songs.id.to_numpy(), songs.genre.to_numpy(), songs.artist.to_numpy()
+    popularity = {}
+    for genre in GENRES:                    # Zipf-like popularity, in a random order within each genre
+        weights = 1 / (rng.permutation(int(np.sum(genre_of == genre))) + 1) ** 0.8
+        popularity[genre] = weights / weights.sum()
+    playlists = []
+    for _ in range(n_playlists):
+        genre = GENRES[rng.integers(len(GENRES))]
+        home = np.flatnonzero(genre_of == genre)
+        favourites = np.flatnonzero(np.isin(artist_of, rng.choice(np.unique(artist_of[home]), 2, replace=False)))
+        others = np.flatnonzero(genre_of != genre)
+        chosen = []
+        for _ in range(rng.integers(5, 31)):
+            if rng.random() >= in_genre:
+                song = ids[rng.choice(others)]
+            elif rng.random() < 1 / 3:
+                song = ids[rng.choice(favourites)]
+            else:
+                song = ids[home[rng.choice(len(home), p=popularity[genre])]]
+            if song not in chosen:
+                chosen.append(song)
+        playlists.append(chosen)
+    return playlists, songs.set_index("id")
