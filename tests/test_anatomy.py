@@ -1,0 +1,168 @@
+"""utils.anatomy on tiny random models of both weight layouts: Llama (separate q/k/v and gate/up projections, the
+offline SmolLM2) and Phi-3 (fused qkv_proj and gate_up_proj, the book's model). Every check compares against what
+the model itself computes."""
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, Phi3Config, Phi3ForCausalLM
+from transformers.models.llama.modeling_llama import apply_rotary_pos_emb as llama_rotary
+from transformers.models.phi3.modeling_phi3 import apply_rotary_pos_emb as phi3_rotary
+
+from utils.anatomy import (apply_rotary, cache_layers, embeddings_tied, head_layout, kv_cache_bytes, mlp_weights,
+                           parameter_counts, qkv_weights, time_generate)
+
+SMALL = dict(vocab_size=96, hidden_size=64, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
+             max_position_embeddings=128, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+             attn_implementation="eager")
+MODELS = {
+    "llama-gqa-tied": lambda: LlamaForCausalLM(LlamaConfig(**SMALL, num_key_value_heads=2, tie_word_embeddings=True)),
+    "phi3-mha": lambda: Phi3ForCausalLM(Phi3Config(**SMALL, num_key_value_heads=4, tie_word_embeddings=False)),
+    "phi3-gqa": lambda: Phi3ForCausalLM(Phi3Config(**SMALL, num_key_value_heads=2, tie_word_embeddings=False)),
+}
+
+
+@pytest.fixture(params=list(MODELS))
+def model(request):
+    torch.manual_seed(0)
+    return MODELS[request.param]().eval()
+
+
+def ids(n=7):
+    return torch.tensor([[1, 5, 17, 33, 8, 61, 40, 22, 9, 71][:n]])
+
+
+def test_head_layout_reads_the_config(model):
+    layout = head_layout(model.config)
+    assert layout.heads == 4 and layout.head_dim == 16
+    assert layout.kv_heads == model.config.num_key_value_heads and layout.group == 4 // layout.kv_heads
+
+
+def test_parameter_counts_split_the_model_into_parts_that_sum_to_its_size(model):
+    c = model.config
+    heads, kv_heads, head_dim, _ = head_layout(c)
+    counts = parameter_counts(model)
+    assert sum(counts.values()) == model.num_parameters()
+    assert counts["embeddings"] == c.vocab_size * c.hidden_size
+    assert counts["LM head"] == (0 if c.tie_word_embeddings else c.vocab_size * c.hidden_size)
+    assert embeddings_tied(model) == c.tie_word_embeddings
+    assert counts["attention"] == c.num_hidden_layers * (c.hidden_size * (heads + 2 * kv_heads) * head_dim
+                                                         + heads * head_dim * c.hidden_size)
+    assert counts["MLP"] == c.num_hidden_layers * 3 * c.hidden_size * c.intermediate_size
+    assert counts["norms"] == (2 * c.num_hidden_layers + 1) * c.hidden_size
+
+
+def test_parameter_counts_name_the_models_they_cannot_read():
+    from transformers import GPT2Config, GPT2LMHeadModel
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=50, n_positions=16))
+    with pytest.raises(ValueError, match="does not know which part"):
+        parameter_counts(gpt2)
+
+
+@pytest.mark.parametrize("layer_index", [0, 1])
+def test_attention_by_hand_from_the_weights_matches_the_model(model, layer_index):
+    """RMSNorm -> q, k, v from qkv_weights -> rotary -> causal softmax per head -> o_proj, against the model's own
+    attention weights and attention output."""
+    layer = model.model.layers[layer_index]
+    heads, kv_heads, head_dim, group = head_layout(model.config)
+    captured = {}
+    hook = layer.self_attn.register_forward_hook(lambda module, args, out: captured.update(out=out[0]))
+    with torch.no_grad():
+        out = model(ids(), output_attentions=True, output_hidden_states=True)
+    hook.remove()
+
+    with torch.no_grad():
+        x = layer.input_layernorm(out.hidden_states[layer_index])[0]              # (seq, hidden)
+        w = qkv_weights(layer.self_attn, model.config)
+        q = (x @ w.query.T).view(len(x), heads, head_dim).transpose(0, 1)        # (heads, seq, head_dim)
+        k = (x @ w.key.T).view(len(x), kv_heads, head_dim).transpose(0, 1)
+        v = (x @ w.value.T).view(len(x), kv_heads, head_dim).transpose(0, 1)
+        cos, sin = model.model.rotary_emb(x, torch.arange(len(x))[None])
+        q, k = apply_rotary(q, cos[0], sin[0]), apply_rotary(k, cos[0], sin[0])
+        outputs = []
+        for head in range(heads):
+            scores = q[head] @ k[head // group].T / head_dim ** 0.5
+            scores = scores.masked_fill(torch.ones_like(scores, dtype=torch.bool).triu(1), float("-inf"))
+            weights = scores.softmax(-1)
+            torch.testing.assert_close(weights, out.attentions[layer_index][0, head])
+            outputs.append(weights @ v[head // group])
+        by_hand = layer.self_attn.o_proj(torch.cat(outputs, dim=-1))
+    torch.testing.assert_close(by_hand, captured["out"][0])
+
+
+def test_qkv_weights_are_views_of_the_models_parameters(model):
+    attention = model.model.layers[0].self_attn
+    w = qkv_weights(attention, model.config)
+    heads, kv_heads, head_dim, _ = head_layout(model.config)
+    assert [t.shape[0] for t in w] == [heads * head_dim, kv_heads * head_dim, kv_heads * head_dim]
+    fused = getattr(attention, "qkv_proj", None)
+    assert (fused is not None) == isinstance(model, Phi3ForCausalLM)
+    if fused is not None:
+        assert torch.equal(torch.cat(list(w)), fused.weight)
+
+
+def test_gated_mlp_by_hand_matches_the_model(model):
+    mlp = model.model.layers[1].mlp
+    x = torch.randn(3, model.config.hidden_size)
+    gate, up, down = mlp_weights(mlp)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.nn.functional.silu(x @ gate.T) * (x @ up.T) @ down.T, mlp(x))
+
+
+def test_projection_helpers_refuse_layouts_they_cannot_read():
+    with pytest.raises(NotImplementedError, match="neither q_proj"):
+        qkv_weights(torch.nn.Module(), LlamaConfig(**SMALL))
+    with pytest.raises(NotImplementedError, match="not a gated MLP"):
+        mlp_weights(torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 4)))
+    biased = LlamaForCausalLM(LlamaConfig(**SMALL, attention_bias=True))
+    with pytest.raises(NotImplementedError, match="has a bias"):
+        qkv_weights(biased.model.layers[0].self_attn, biased.config)
+
+
+@pytest.mark.parametrize("library_rotary", [llama_rotary, phi3_rotary], ids=["llama", "phi3"])
+def test_apply_rotary_matches_the_library(library_rotary):
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(**SMALL))
+    q, k = torch.randn(1, 4, 9, 16), torch.randn(1, 2, 9, 16)
+    cos, sin = model.model.rotary_emb(q, torch.arange(9)[None])
+    expected_q, expected_k = library_rotary(q, k, cos, sin)
+    torch.testing.assert_close(apply_rotary(q, cos[:, None], sin[:, None]), expected_q)
+    torch.testing.assert_close(apply_rotary(k, cos[:, None], sin[:, None]), expected_k)
+
+
+def test_apply_rotary_leaves_the_dimensions_beyond_a_partial_rotary_alone():
+    torch.manual_seed(0)
+    q, k = torch.randn(1, 2, 5, 16), torch.randn(1, 2, 5, 16)
+    angles = torch.arange(5.0)[:, None] * torch.tensor([1.0, 0.1, 0.01, 0.001])
+    cos, sin = torch.cat([angles, angles], -1).cos()[None], torch.cat([angles, angles], -1).sin()[None]
+    rotated = apply_rotary(q, cos[:, None], sin[:, None])
+    torch.testing.assert_close(rotated, phi3_rotary(q, k, cos, sin)[0])
+    assert torch.equal(rotated[..., 8:], q[..., 8:]) and not torch.equal(rotated[..., :8], q[..., :8])
+
+
+def test_the_cache_after_generate_holds_keys_and_values_of_the_predicted_size(model):
+    prompt = ids(5)
+    with torch.no_grad():
+        out = model.generate(prompt, max_new_tokens=4, min_new_tokens=4, do_sample=False,
+                             return_dict_in_generate=True, pad_token_id=0)
+    layers = cache_layers(out.past_key_values)
+    _, kv_heads, head_dim, _ = head_layout(model.config)
+    tokens = prompt.shape[1] + 4 - 1          # the last new token has not been fed through the model yet
+    assert len(layers) == model.config.num_hidden_layers
+    assert all(k.shape == v.shape == (1, kv_heads, tokens, head_dim) for k, v in layers)
+    real = sum(k.nbytes + v.nbytes for k, v in layers)
+    assert real == kv_cache_bytes(model.config, tokens, dtype=torch.float32)
+    full_mha = kv_cache_bytes(model.config, tokens, dtype=torch.float32, kv_heads=model.config.num_attention_heads)
+    assert full_mha == real * head_layout(model.config).group
+    with pytest.raises(TypeError, match="Cache object"):
+        cache_layers(((torch.zeros(1),),))
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_time_generate_makes_exactly_the_asked_number_of_tokens(model, use_cache):
+    seconds = time_generate(model, {"input_ids": ids(4)}, 6, use_cache=use_cache)
+    assert 0 < seconds < 30
+
+
+def test_time_generate_fills_in_a_pad_token_from_a_list_of_end_tokens(model):
+    model.generation_config.pad_token_id = None
+    model.generation_config.eos_token_id = [2, 3]
+    assert time_generate(model, {"input_ids": ids(3)}, 3, use_cache=True) > 0

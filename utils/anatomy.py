@@ -1,0 +1,127 @@
+"""Read the parts of a real decoder LLM, whichever way its weights are laid out.
+
+Llama-style models (SmolLM2, Llama, Mistral, Qwen) keep separate `q_proj`/`k_proj`/`v_proj` and `gate_proj`/`up_proj`
+layers; Phi-3 fuses them into one `qkv_proj` and one `gate_up_proj`. These helpers hide only that difference, so
+that a notebook can do the maths itself on either."""
+import time
+from collections import namedtuple
+
+import torch
+
+HeadLayout = namedtuple("HeadLayout", "heads kv_heads head_dim group")
+QKV = namedtuple("QKV", "query key value")
+GatedMLP = namedtuple("GatedMLP", "gate up down")
+PARTS = ("embeddings", "attention", "MLP", "norms", "LM head")
+
+
+def head_layout(config):
+    """Query heads, key/value heads, the width of one head, and how many query heads share one key/value head."""
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    return HeadLayout(heads, kv_heads, head_dim, heads // kv_heads)
+
+
+def _part(name):
+    if "embed_tokens" in name:
+        return "embeddings"
+    if "lm_head" in name:
+        return "LM head"
+    if ".self_attn." in name:
+        return "attention"
+    if ".mlp." in name:
+        return "MLP"
+    if "norm" in name:
+        return "norms"
+    raise ValueError(f"parameter_counts does not know which part {name!r} belongs to: it reads decoder-only models "
+                     "with embed_tokens, self_attn, mlp, *norm and lm_head modules (Llama, Phi-3, Qwen, Mistral, ...).")
+
+
+def parameter_counts(model):
+    """Parameters per part (embeddings, attention, MLP, norms, LM head), counting a shared tensor once: with tied
+    embeddings the LM head reuses the embedding matrix and adds 0. The counts sum to `model.num_parameters()`."""
+    counts = dict.fromkeys(PARTS, 0)
+    for name, parameter in model.named_parameters():   # named_parameters() lists a tied tensor only once
+        counts[_part(name)] += parameter.numel()
+    return counts
+
+
+def embeddings_tied(model):
+    """True when the LM head multiplies by the very same matrix that embeds the input tokens."""
+    return model.get_output_embeddings().weight is model.get_input_embeddings().weight
+
+
+def _weight(linear):
+    if getattr(linear, "bias", None) is not None:
+        raise NotImplementedError(f"{linear} has a bias; these helpers return weights only (bias-free Llama/Phi-3 "
+                                  "layers). Add the bias yourself: x @ W.T + b.")
+    return linear.weight
+
+
+def qkv_weights(attention, config):
+    """The query, key and value weight matrices of one attention module, each (out_features, hidden_size), from
+    separate `q_proj`/`k_proj`/`v_proj` or from a fused `qkv_proj` (rows: all queries, then keys, then values)."""
+    if hasattr(attention, "qkv_proj"):
+        heads, kv_heads, head_dim, _ = head_layout(config)
+        return QKV(*_weight(attention.qkv_proj).split([heads * head_dim, kv_heads * head_dim, kv_heads * head_dim]))
+    if all(hasattr(attention, n) for n in ("q_proj", "k_proj", "v_proj")):
+        return QKV(_weight(attention.q_proj), _weight(attention.k_proj), _weight(attention.v_proj))
+    raise NotImplementedError(f"{type(attention).__name__} has neither q_proj/k_proj/v_proj nor qkv_proj; "
+                              "read its projection weights by hand (print(model) shows their names).")
+
+
+def mlp_weights(mlp):
+    """Gate, up and down weight matrices of a gated (SwiGLU) MLP, from separate `gate_proj`/`up_proj` or a fused
+    `gate_up_proj` (first half of its rows: gate, second half: up, as Phi-3 splits them)."""
+    if hasattr(mlp, "gate_up_proj"):
+        gate, up = _weight(mlp.gate_up_proj).chunk(2, dim=0)
+        return GatedMLP(gate, up, _weight(mlp.down_proj))
+    if all(hasattr(mlp, n) for n in ("gate_proj", "up_proj", "down_proj")):
+        return GatedMLP(_weight(mlp.gate_proj), _weight(mlp.up_proj), _weight(mlp.down_proj))
+    raise NotImplementedError(f"{type(mlp).__name__} is not a gated MLP with gate_proj/up_proj or gate_up_proj.")
+
+
+def apply_rotary(x, cos, sin):
+    """Rotate x (..., seq, head_dim) by the rotary position embedding: each pair of dimensions (i, i + d/2) turns by
+    the angle position x frequency_i. `cos`/`sin` come from `model.model.rotary_emb(x, position_ids)`; if they
+    cover fewer dimensions than x (partial rotary), the rest passes unchanged."""
+    rotary, rest = x[..., :cos.shape[-1]], x[..., cos.shape[-1]:]
+    first, second = rotary.chunk(2, dim=-1)
+    rotated = torch.cat((-second, first), dim=-1)
+    return torch.cat((rotary * cos + rotated * sin, rest), dim=-1)
+
+
+def kv_cache_bytes(config, tokens, dtype=torch.float16, kv_heads=None, batch=1):
+    """Bytes a key/value cache needs for `tokens` tokens: 2 (keys and values) x layers x key/value heads x
+    head_dim x tokens x bytes per number. Pass kv_heads=config.num_attention_heads for full multi-head attention."""
+    layout = head_layout(config)
+    per_number = torch.finfo(dtype).bits // 8
+    return 2 * config.num_hidden_layers * (kv_heads or layout.kv_heads) * layout.head_dim * tokens * batch * per_number
+
+
+def cache_layers(cache):
+    """(keys, values) per layer of a transformers cache (DynamicCache), each (batch, kv_heads, tokens, head_dim)."""
+    if not hasattr(cache, "layers"):
+        raise TypeError(f"expected a transformers Cache object (e.g. DynamicCache), got {type(cache).__name__}")
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def time_generate(model, inputs, new_tokens, use_cache):
+    """Seconds for one greedy `model.generate` call that makes exactly `new_tokens` tokens, with the KV cache on
+    or off (GPU work is waited for before the clock stops)."""
+    pad = model.generation_config.pad_token_id
+    if pad is None:   # generate would pick the end-of-text token itself, with a warning
+        eos = model.generation_config.eos_token_id
+        pad = eos[0] if isinstance(eos, (list, tuple)) else eos
+    synchronize = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
+    synchronize()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                             use_cache=use_cache, pad_token_id=pad)
+    synchronize()
+    seconds = time.perf_counter() - start
+    made = out.shape[1] - inputs["input_ids"].shape[1]
+    if made != new_tokens:
+        raise RuntimeError(f"generate made {made} tokens instead of {new_tokens}")
+    return seconds
