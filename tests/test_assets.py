@@ -2,8 +2,6 @@
 import importlib.metadata as md
 import re
 import shutil
-import time
-from pathlib import Path
 
 import pytest
 
