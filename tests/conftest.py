@@ -1,9 +1,14 @@
-"""Tests run the offline profile: no Hub, stable hashing in the kernels nbval starts."""
+"""Tests run the offline profile: no Hub, stable hashing and pinned float kernels in the kernels nbval starts."""
 import os
 
+from utils import numerics
 from utils.run import OFFLINE_ENV
 
 os.environ.update(OFFLINE_ENV)
+
+
+def pytest_report_header():
+    return numerics.platform_note()
 
 
 def pytest_collectstart(collector):

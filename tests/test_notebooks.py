@@ -21,7 +21,7 @@ def tagged(nb, tag):
 
 def assigned_names(source):
     import ast
-    return {t.id for node in ast.parse(source).body if isinstance(node, ast.Assign) for t in node.targets}
+    return {node.target.id for node in ast.parse(source).body if isinstance(node, ast.AnnAssign)}
 
 
 def test_there_are_chapters_and_names_fit_in_urls():
@@ -39,7 +39,9 @@ def test_chapter_anatomy(path):
     parameters, = tagged(nb, "parameters")
     names = assigned_names(parameters.source)
     assert {"device", "seed"} <= names
-    assert 'device = "auto"' in parameters.source
+    assert 'device: str = "auto"' in parameters.source
+    after = nb.cells[nb.cells.index(parameters) + 1]                # checked before anything loads
+    assert after.source.splitlines()[-1].startswith("check_parameters(globals())")
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     for forbidden in (r"trust_remote_code\s*=\s*True", r"api_key\s*=\s*['\"]"):   # native models; keys from the env
         assert not re.search(forbidden, code), forbidden

@@ -3,10 +3,13 @@
     python -m utils.run                         # every chapter, offline profile, into build/
     python -m utils.run ch01 --profile book     # the book's own models and data (needs the Hub, a GPU helps)
     python -m utils.run ch01 -p device cuda -p max_new_tokens 40
+    python -m utils.run ch03 -p kv_cache_lengths "[5, 20]"   # -p values are YAML, as papermill's -y reads them
+    python -m utils.run ch03 --parameters       # the chapter's parameters: type, default, meaning
     python -m utils.run --record                # re-record tests/recordings/ (offline profile)
 
 Profiles: "book" keeps the notebook's defaults; "offline" applies chapters/profiles/offline/<chapter>.yaml
-(real models and data that PyPI packages ship) and switches the Hub off (HF_HUB_OFFLINE=1)."""
+(real models and data that PyPI packages ship), switches the Hub off (HF_HUB_OFFLINE=1) and pins the float kernels
+(utils/numerics.py). A parameter the chapter does not declare stops the run before anything executes."""
 import argparse
 import json
 import os
@@ -16,14 +19,19 @@ import time
 from pathlib import Path
 
 import nbformat
+import yaml
+
+from . import numerics, params
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
 PROFILES = CHAPTERS / "profiles"
 RECORDINGS = ROOT / "tests" / "recordings"
 MIME = "application/vnd.hollm.results+json"
+# every kernel that executes a chapter offline starts with this: the runner, `make record` and the nbval replays
+# (tests/conftest.py); the Hub is off and the float kernels are pinned (utils/numerics.py)
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-               "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0"}
+               "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0", **numerics.pinned_env()}
 
 
 def record(**results):
@@ -76,17 +84,29 @@ def _tidy(nb):
     return nb
 
 
-def execute(notebook, out_dir, profile="offline", overrides=(), env=None):
-    """Run one chapter through papermill in a child process; return its report row."""
+def chapter_parameters(notebook, profile="offline", overrides=()):
+    """The parameters papermill injects: the profile's file, then each -p NAME VALUE parsed as papermill's -y
+    does. A name the chapter does not declare stops the run before papermill starts."""
+    known = params.declared(notebook)
+    chosen = {}
+    if profile != "book":
+        file = PROFILES / profile / f"{notebook.stem}.yaml"
+        if not file.exists():
+            raise SystemExit(f"Profile {profile!r} has no parameters for {notebook.stem}: {file} is missing.")
+        chosen.update(yaml.safe_load(file.read_text()) or {})
+    for name, value in overrides:
+        chosen[name] = params.parse_value(value, known.get(name, {}).get("type", ""))
+    if problem := params.unknown_names(chosen, notebook, known):
+        raise SystemExit(problem)
+    return chosen
+
+
+def execute(notebook, out_dir, chosen, env=None):
+    """Run one chapter through papermill in a child process with the `chosen` parameters; return its report row."""
     out = out_dir / notebook.name
     cmd = [sys.executable, "-m", "papermill", str(notebook), str(out), "-k", "python3", "--cwd", str(CHAPTERS)]
-    params = PROFILES / profile / f"{notebook.stem}.yaml"
-    if profile != "book":
-        if not params.exists():
-            raise SystemExit(f"Profile {profile!r} has no parameters for {notebook.stem}: {params} is missing.")
-        cmd += ["-f", str(params)]
-    for name, value in overrides:
-        cmd += ["-p", name, value]
+    if chosen:
+        cmd += ["-y", yaml.safe_dump(chosen, allow_unicode=True)]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -102,6 +122,19 @@ def execute(notebook, out_dir, profile="offline", overrides=(), env=None):
     elif proc.returncode:
         row["failed"] = "papermill wrote no output notebook (see the log above)"
     return row
+
+
+def parameter_table(notebook):
+    """The chapter's parameters as its parameters cell declares them (papermill's inference), with the offline
+    profile's value beside each default."""
+    offline = PROFILES / "offline" / f"{notebook.stem}.yaml"
+    offline = yaml.safe_load(offline.read_text()) if offline.exists() else {}
+    lines = [f"{notebook.stem}:"]
+    for name, p in params.declared(notebook).items():
+        lines.append(f"  {name}: {p['type']} = {p['default']}" + (f"   # {p['help']}" if p["help"] else ""))
+        if name in offline:
+            lines.append(f"      offline profile: {offline[name]!r}")
+    return "\n".join(lines)
 
 
 def report(rows, profile):
@@ -124,7 +157,12 @@ def main(argv=None):
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--out", default=str(ROOT / "build"), help="folder for executed notebooks and the report")
     parser.add_argument("--record", action="store_true", help="write into tests/recordings (offline profile only)")
+    parser.add_argument("--parameters", action="store_true", help="list each chapter's parameters and stop")
     args = parser.parse_args(argv)
+    if args.parameters:
+        for notebook in chapters(args.chapter):
+            print(parameter_table(notebook))
+        return 0
 
     out_dir = Path(args.out).resolve()
     notebooks_dir = RECORDINGS if args.record else out_dir
@@ -138,10 +176,11 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, **(OFFLINE_ENV if args.profile == "offline" else {}))
 
+    plan = [(nb, chapter_parameters(nb, args.profile, args.parameter)) for nb in chapters(args.chapter)]
     rows = []
-    for notebook in chapters(args.chapter):
+    for notebook, chosen in plan:
         print(f"== {notebook.stem} ({args.profile} profile)", flush=True)
-        rows.append(execute(notebook, notebooks_dir, args.profile, args.parameter, env))
+        rows.append(execute(notebook, notebooks_dir, chosen, env))
         print(f"   {rows[-1]['status']} in {rows[-1]['wall_s']} s, peak {rows[-1]['peak_mib']} MiB", flush=True)
     text = report(rows, args.profile)
     (out_dir / "report.md").write_text(text)

@@ -1,0 +1,89 @@
+"""The pinned numeric environment: every knob is honoured by the pinned library versions, and every kernel that
+executes a chapter offline (runner, `make record`, nbval) starts with it."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from utils import numerics, run
+
+x86_only = pytest.mark.skipif(not numerics.is_x86(), reason="instruction-set knobs exist on x86-64 only")
+DESCRIBE = "import json; from utils import numerics; print(json.dumps(numerics.describe()))"
+
+
+def python(code, env):
+    """Run `code` in a fresh interpreter (the knobs are read when a library loads) with exactly this environment."""
+    base = {k: v for k, v in os.environ.items() if k not in numerics.X86 and k not in numerics.THREADS}
+    done = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True,
+                          timeout=120, cwd=run.ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def check_pinned(found):
+    assert "X86_V4" not in found["numpy"] and "AVX512_ICL" not in found["numpy"]
+    assert found["openblas"] and all(arch == "Haswell" for arch in found["openblas"])
+    assert found["aten"] in ("AVX2", "DEFAULT")              # DEFAULT only on a machine without AVX2
+    assert found["mkl_cbwr"] == "COMPATIBLE"
+    assert found["numba"] == "haswell" and found["torch_threads"] == 1
+
+
+def test_offline_kernels_get_the_pinned_environment():
+    assert numerics.pinned_env().items() <= run.OFFLINE_ENV.items()
+    assert ("MKL_CBWR" in numerics.pinned_env()) == numerics.is_x86()
+
+
+@x86_only
+def test_each_knob_is_honoured_by_the_installed_libraries():
+    check_pinned(json.loads(python(DESCRIBE, numerics.pinned_env()).stdout))
+
+
+@x86_only
+def test_onednn_and_numba_generate_no_avx512_code():
+    gelu = "import torch; torch.nn.functional.gelu(torch.ones(2, 4, 1536))"
+    log = python(gelu, {**numerics.pinned_env(), "ONEDNN_VERBOSE": "1"}).stdout
+    assert "isa:Intel AVX2" in log and "avx512" not in log.split("isa:", 1)[1].splitlines()[0].lower()
+    kernel = ("import numba, numpy as np\n"
+              "f = numba.njit(fastmath=True)(lambda a: (a * a).sum())\n"
+              "f(np.ones(1000, np.float32))\n"
+              "print('zmm' in next(iter(f.inspect_asm().values())))")
+    assert python(kernel, numerics.pinned_env()).stdout.strip() == "False"
+
+
+def test_the_runner_and_record_start_kernels_pinned(tmp_path, monkeypatch):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+    folder = tmp_path / "chapters"
+    (folder / "profiles" / "offline").mkdir(parents=True)
+    cells = [new_code_cell("value = 1", metadata={"tags": ["parameters"]}),
+             new_code_cell("from utils import numerics\nfrom utils.run import record\nrecord(**numerics.describe())")]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                      "language": "python"}}),
+                   folder / "ch97_numerics.ipynb")
+    (folder / "profiles" / "offline" / "ch97_numerics.yaml").write_text("value: 2\n")
+    monkeypatch.setattr(run, "CHAPTERS", folder)
+    monkeypatch.setattr(run, "PROFILES", folder / "profiles")
+    for var in numerics.pinned_env():          # the runner must set them itself, whatever the caller's shell has
+        monkeypatch.delenv(var, raising=False)
+    assert run.main(["--out", str(tmp_path / "build")]) == 0
+    found = json.loads((tmp_path / "build" / "report.json").read_text())[0]["results"]
+    if numerics.is_x86():
+        check_pinned(found)
+    assert found["torch_threads"] == 1
+
+
+def test_nbval_kernels_start_pinned():
+    from nbval.kernel import CURRENT_ENV_KERNEL_NAME, RunningKernel
+    kernel = RunningKernel(CURRENT_ENV_KERNEL_NAME, cwd=str(run.ROOT))
+    try:
+        printed = []
+        kernel.kc.execute_interactive(DESCRIBE, timeout=120,
+                                      output_hook=lambda m: printed.append(m["content"].get("text", "")))
+    finally:
+        kernel.stop()
+    found = json.loads("".join(printed))
+    if numerics.is_x86():
+        check_pinned(found)
+    assert found["torch_threads"] == 1

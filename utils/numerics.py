@@ -1,0 +1,68 @@
+"""One numeric environment for every kernel that executes a chapter offline (the runner, `make record`, the nbval
+replays), so that recordings replay bit for bit on any x86-64 CPU of the last ten years.
+
+Float kernels are chosen at run time by instruction set: the same seeded training gives other last bits on an
+AVX-512 machine than on an AVX2 one, and a few hundred optimiser steps make those bits visible. Each library that
+dispatches is pinned here to a level every such machine has (AVX2, Haswell 2013 / AMD Zen 2017), one thread each
+(thread counts change the order of float sums). What each knob does was checked on the pinned versions; see
+`describe()` and tests/test_numerics.py. Other architectures (arm64, Apple silicon) have no such knobs: there only
+the thread counts are pinned, and `platform_note()` says what may differ."""
+import os
+import platform
+
+THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+
+# llvm's feature names for the Haswell level (numba compiles for the host's features unless told otherwise)
+_HASWELL = ("+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+f16c,+fma,+fxsr,+lzcnt,+mmx,+movbe,+pclmul,+popcnt,"
+            "+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,+xsave")
+
+X86 = {
+    # numpy's own loops: without this, AVX-512 machines use SVML's pow/exp/log, which round differently
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Haswell",        # numpy's and scipy's OpenBLAS (PCA, logistic regression)
+    "MKL_CBWR": "COMPATIBLE",              # torch's MKL matmuls: the one reproducible branch on Intel and AMD alike
+    "ATEN_CPU_CAPABILITY": "avx2",         # torch's own vectorised kernels
+    "ONEDNN_MAX_CPU_ISA": "AVX2",          # torch's oneDNN primitives (GELU in BERT-style encoders, ...)
+    "NUMBA_CPU_NAME": "haswell",           # UMAP's and HDBSCAN's numba code
+    "NUMBA_CPU_FEATURES": _HASWELL,
+}
+
+
+def is_x86():
+    return platform.machine().lower() in ("x86_64", "amd64")
+
+
+def pinned_env():
+    """The environment variables to set before a chapter's kernel starts (they are read at library load)."""
+    return {**THREADS, **(X86 if is_x86() else {})}
+
+
+def platform_note():
+    """One line for the test report: whether recordings can replay exactly on this machine."""
+    if is_x86():
+        return "numerics: pinned to x86-64 AVX2, one thread (utils/numerics.py): recordings replay exactly"
+    return (f"numerics: {platform.machine()} has no instruction-set knobs; threads pinned only. Recordings were made "
+            "on x86-64: trained or fitted numbers (chapter 2's word2vec losses and neighbours) may differ in the "
+            "last digits here")
+
+
+def describe():
+    """What each library actually runs at in this process (call after the environment is set)."""
+    import ctypes
+
+    import numba
+    import numpy as np
+    import threadpoolctl
+    import torch
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    found = {"numpy": [f for f in __cpu_dispatch__ if __cpu_features__.get(f)],
+             "openblas": sorted({i.get("architecture") for i in threadpoolctl.threadpool_info()
+                                 if i["internal_api"] == "openblas"}),
+             "aten": torch.backends.cpu.get_cpu_capability(),
+             "torch_threads": torch.get_num_threads(),
+             "numba": numba.config.CPU_NAME}
+    if torch.backends.mkl.is_available():
+        lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+        found["mkl_cbwr"] = {1: "OFF", 2: "AUTO", 3: "COMPATIBLE"}.get(lib.mkl_serv_cbwr_get(1), "OTHER")
+    return found
