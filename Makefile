@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup assets run test lab record colab clean
+.PHONY: setup assets run test lab record colab doctor clean
 
 setup: $(VENV)/.installed assets
 
@@ -29,6 +29,9 @@ test: setup       ## unit tests + nbval replay of tests/recordings/
 
 record: setup     ## re-record tests/recordings/ by executing the chapters (never edit recordings by hand)
 	$(OFFLINE) $(BIN)/python -m utils.run --record --out build
+
+doctor: $(VENV)/.installed   ## what a bug report needs: versions vs pins, device and memory, the catalogue, the Hub switches
+	$(BIN)/python -m utils.doctor
 
 lab: setup
 	$(BIN)/jupyter lab chapters/

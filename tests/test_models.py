@@ -1,5 +1,6 @@
 """Resolving model parameters, and every offline model, tokenizer and vector asset loading for real."""
 import time
+from urllib.error import URLError
 
 import pytest
 import torch
@@ -121,3 +122,53 @@ def test_glove_vectors_reproduce_the_books_neighbours_of_king():
                                    "brother", "ruler"]
     assert [round(s, 7) for _, s in top[1:3]] == [0.8236179, 0.7839043]
     assert vectors.most_similar(positive=["king", "woman"], negative=["man"], topn=1)[0][0] == "queen"
+
+
+def test_gensim_data_while_offline_fails_fast_without_the_network(monkeypatch, tmp_path):
+    import gensim.downloader
+
+    def load(name):
+        raise AssertionError("gensim.downloader.load reaches for the network")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(gensim.downloader, "BASE_DIR", str(tmp_path))
+    monkeypatch.setattr(gensim.downloader, "load", load)
+    start = time.perf_counter()
+    with pytest.raises(HubUnavailable, match=r"'no-such-vectors' is a gensim-data name.*'offline:glove-6b-50d'"):
+        load_word_vectors("no-such-vectors")
+    assert time.perf_counter() - start < 1
+
+
+def test_gensim_data_already_downloaded_loads_while_offline(monkeypatch, tmp_path):
+    import gensim.downloader
+    sentinel = object()
+    (tmp_path / "glove-wiki-gigaword-50").mkdir()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(gensim.downloader, "BASE_DIR", str(tmp_path))
+    monkeypatch.setattr(gensim.downloader, "load", lambda name: sentinel)
+    assert load_word_vectors("glove-wiki-gigaword-50") is sentinel
+
+
+@pytest.mark.parametrize("error, expected", [(URLError("no route to host"), HubUnavailable),
+                                             (ValueError("bad name"), ValueError)])
+def test_gensim_data_online_wraps_only_network_failures(monkeypatch, error, expected):
+    import gensim.downloader
+
+    def load(name):
+        raise error
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(gensim.downloader, "load", load)
+    with pytest.raises(expected) as caught:
+        load_word_vectors("glove-wiki-gigaword-50")
+    if expected is ValueError:
+        assert caught.value is error
+    else:
+        assert caught.value.__cause__ is error and "offline:glove-6b-50d" in str(caught.value)
+
+
+def test_the_conversion_is_keyed_by_the_converters_versions(monkeypatch):
+    import importlib.metadata as md
+    now = models.converted_folder("offline:smollm2-135m-instruct")
+    real = md.version
+    monkeypatch.setattr(md, "version", lambda name: "99.0" if name == "gguf" else real(name))
+    upgraded = models.converted_folder("offline:smollm2-135m-instruct")
+    assert upgraded != now and upgraded.parent == now.parent and "gguf99.0" in upgraded.name

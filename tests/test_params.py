@@ -105,3 +105,12 @@ def test_a_wrong_type_fails_within_seconds_naming_the_parameter(typed_chapter, t
     assert time.perf_counter() - start < 30
     row = json.loads((out / "report.json").read_text())[0]
     assert "code cell 2" in row["failed"] and "lengths expects list[int], got 'five' (str)" in row["failed"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_offline_profile_passes_the_checks(path):
+    import yaml
+    namespace = {}
+    exec(parameters_cell(path).source, namespace)
+    namespace.update(yaml.safe_load((run.PROFILES / "offline" / f"{path.stem}.yaml").read_text()))
+    params.check_parameters(namespace)

@@ -31,6 +31,7 @@ def load_movie_reviews(name="rotten_tomatoes", seed=42):
 
 YES_COMPLETE = "https://storage.googleapis.com/maps-premium/dataset/yes_complete/"
 SYNTHETIC_PLAYLISTS = "offline:synthetic-playlists"
+GENERATED = {SYNTHETIC_PLAYLISTS}          # offline names this module makes itself (not catalogue assets)
 GENRES = ("rock", "metal", "hip hop", "pop", "country", "jazz", "electronic", "soul")
 _ADJECTIVES = ("Silver", "Broken", "Electric", "Golden", "Midnight", "Velvet", "Neon", "Wild", "Lonely", "Burning",
                "Crystal", "Hollow", "Crimson", "Frozen", "Restless", "Gentle", "Distant", "Paper", "Iron", "Sweet",

@@ -4,6 +4,8 @@ import random
 import numpy as np
 import torch
 
+from .params import DEVICE   # 'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'
+
 
 class DeviceNotAvailable(RuntimeError):
     """Raised when a notebook asks for a device this machine does not have."""
@@ -21,23 +23,24 @@ def _available():
 def resolve_device(device="auto", verbose=True):
     """Return "cuda", "mps" or "cpu". "auto" takes the first present in that order and says which.
 
-    An explicit device that is not present raises DeviceNotAvailable before any model is loaded."""
+    A malformed device, or an explicit one that is not present, raises DeviceNotAvailable before any model is
+    loaded."""
+    if not DEVICE.fullmatch(str(device)):
+        raise DeviceNotAvailable(f"Unknown device {device!r}. Use 'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'.")
     available = _available()
     if device == "auto":
         chosen = available[0]
         if verbose:
             print(f"device='auto' -> using {chosen!r} (available: {', '.join(available)})")
         return chosen
-    kind = str(device).split(":")[0]
-    if kind not in ("cuda", "mps", "cpu"):
-        raise DeviceNotAvailable(f"Unknown device {device!r}. Use 'auto', 'cuda', 'mps' or 'cpu'.")
+    kind, _, index = str(device).partition(":")
     if kind not in available:
         hint = ("On Colab: Runtime > Change runtime type > T4 GPU. "
                 if kind == "cuda" else "")
         raise DeviceNotAvailable(
             f"device={device!r} was requested but this machine only has: {', '.join(available)}. "
             f"{hint}Or run with device='auto' (papermill: -p device auto).")
-    if kind == "cuda" and ":" in str(device) and int(str(device).split(":")[1]) >= torch.cuda.device_count():
+    if index and int(index) >= torch.cuda.device_count():
         raise DeviceNotAvailable(
             f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) present. Use 'cuda' or 'auto'.")
     return str(device)

@@ -60,14 +60,25 @@ def model_path(model_id):
 CONVERTED = ("gguf-model", "gguf-vocab", "tiktoken")   # asset formats that are converted once, then loaded
 
 
+def converted_folder(model_id):
+    """Where `converted()` keeps an asset's converted folder; not created. The name carries everything that shapes
+    the conversion: the source file's sha256 and the versions of the converting libraries, so an upgrade of
+    transformers, gguf or tiktoken converts afresh instead of reusing a stale folder."""
+    import importlib.metadata as md
+    key, asset = assets.get(model_id)
+    tools = ("transformers", "tiktoken") if asset.format == "tiktoken" else ("transformers", "gguf")
+    versions = "-".join(f"{tool}{md.version(tool)}" for tool in tools)
+    return assets.CACHE / "converted" / f"{key}-{next(iter(asset.files.values()))[:12]}-{versions}"
+
+
 def converted(model_id):
     """A plain transformers folder made once from a GGUF or tiktoken asset: transformers reads GGUF directly
     (`from_pretrained(folder, gguf_file=...)`), but parsing it takes 10-25 s on every load, and converting
     tiktoken's cl100k_base takes 3 s; the converted folder loads in about a second. The folder is keyed by the
-    source file's sha256 and written atomically."""
-    key, asset = assets.get(model_id)
+    source file's sha256 and the converters' versions (`converted_folder`), and written atomically."""
+    _, asset = assets.get(model_id)
     source = assets.path(model_id)
-    target = assets.CACHE / "converted" / f"{key}-{asset.files[source.name][:12]}"
+    target = converted_folder(model_id)
     if target.is_dir():
         return target
     import torch
@@ -126,7 +137,8 @@ def _tiktoken_to_transformers(tiktoken_file):
 
 def load_word_vectors(name):
     """Static word vectors as gensim KeyedVectors: a gensim-data name (e.g. "glove-wiki-gigaword-50", downloaded
-    once) or an offline asset (e.g. "offline:glove-6b-50d", the same GloVe 6B vectors)."""
+    once) or an offline asset (e.g. "offline:glove-6b-50d", the same GloVe 6B vectors). Like a Hub id, a gensim-data
+    name not downloaded yet fails at once while HF_HUB_OFFLINE=1."""
     from gensim.models import KeyedVectors
     if assets.is_offline_name(name):
         import numpy as np
@@ -136,8 +148,11 @@ def load_word_vectors(name):
         vectors.add_vectors(words, np.load(assets.path(name, "glove_6B_50d_emb.npy")))
         return vectors
     import gensim.downloader
+    hint = "Without a network use the offline asset 'offline:glove-6b-50d' (the same GloVe 6B vectors)."
+    if _truthy("HF_HUB_OFFLINE") and not (Path(gensim.downloader.BASE_DIR) / name).is_dir():
+        raise HubUnavailable(f"{name!r} is a gensim-data name, but HF_HUB_OFFLINE=1 and it is not in "
+                             f"{gensim.downloader.BASE_DIR} (GENSIM_DATA_DIR). {hint}")
     try:
         return gensim.downloader.load(name)
-    except Exception as err:  # gensim-data unreachable: say what to use instead
-        raise HubUnavailable(f"gensim-data could not provide {name!r} ({err}). Without a network use the offline "
-                             f"asset 'offline:glove-6b-50d' (the same GloVe 6B vectors).") from err
+    except OSError as err:   # urllib.error.URLError and ConnectionError are OSErrors: gensim-data unreachable
+        raise HubUnavailable(f"gensim-data could not provide {name!r} ({err}). {hint}") from err
