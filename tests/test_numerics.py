@@ -52,19 +52,10 @@ def test_onednn_and_numba_generate_no_avx512_code():
     assert python(kernel, numerics.pinned_env()).stdout.strip() == "False"
 
 
-def test_the_runner_and_record_start_kernels_pinned(tmp_path, monkeypatch):
-    import nbformat
-    from nbformat.v4 import new_code_cell, new_notebook
-    folder = tmp_path / "chapters"
-    (folder / "profiles" / "offline").mkdir(parents=True)
-    cells = [new_code_cell("value = 1", metadata={"tags": ["parameters"]}),
-             new_code_cell("from utils import numerics\nfrom utils.run import record\nrecord(**numerics.describe())")]
-    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                      "language": "python"}}),
-                   folder / "ch97_numerics.ipynb")
-    (folder / "profiles" / "offline" / "ch97_numerics.yaml").write_text("value: 2\n")
-    monkeypatch.setattr(run, "CHAPTERS", folder)
-    monkeypatch.setattr(run, "PROFILES", folder / "profiles")
+def test_the_runner_and_record_start_kernels_pinned(tiny_chapters, tmp_path, monkeypatch):
+    tiny_chapters("ch97_numerics", "value = 1",
+                  "from utils import numerics\nfrom utils.run import record\nrecord(**numerics.describe())",
+                  offline="value: 2\n")
     for var in numerics.pinned_env():          # the runner must set them itself, whatever the caller's shell has
         monkeypatch.delenv(var, raising=False)
     assert run.main(["--out", str(tmp_path / "build")]) == 0

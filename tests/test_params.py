@@ -6,7 +6,6 @@ from typing import Optional
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from utils import params, run
 
@@ -68,21 +67,11 @@ def test_parameters_listing(path, capsys):
 
 
 @pytest.fixture
-def typed_chapter(tmp_path, monkeypatch):
-    folder = tmp_path / "chapters"
-    (folder / "profiles" / "offline").mkdir(parents=True)
-    cells = [new_code_cell("lengths: list[int] = [1, 2]  # tokens per run\nlabel: str = 'x'  # a name",
-                           metadata={"tags": ["parameters"]}),
-             new_code_cell("from utils.params import check_parameters\ncheck_parameters(globals())"),
-             new_code_cell("from utils.run import record\nrecord(lengths=lengths, kind=type(lengths).__name__, "
-                           "label=label)")]
-    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                      "language": "python"}}),
-                   folder / "ch96_typed.ipynb")
-    (folder / "profiles" / "offline" / "ch96_typed.yaml").write_text("label: y\n")
-    monkeypatch.setattr(run, "CHAPTERS", folder)
-    monkeypatch.setattr(run, "PROFILES", folder / "profiles")
-    return folder
+def typed_chapter(tiny_chapters):
+    return tiny_chapters("ch96_typed", "lengths: list[int] = [1, 2]  # tokens per run\nlabel: str = 'x'  # a name",
+                         "from utils.params import check_parameters\ncheck_parameters(globals())",
+                         "from utils.run import record\nrecord(lengths=lengths, kind=type(lengths).__name__, "
+                         "label=label)", offline="label: y\n")
 
 
 def test_a_list_reaches_the_notebook_as_a_list(typed_chapter, tmp_path):

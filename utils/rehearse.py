@@ -1,0 +1,273 @@
+"""Rehearse the book profile with no network: every chapter with its default parameters, each book id resolved from
+a throw-away Hugging Face cache (and gensim-data folder, datasets cache, download folder) filled with a stand-in of
+the same kind. A chapter passes if it runs to the end; outputs are not compared with the recordings (the stand-ins
+are not the book's models), but the report lists each chapter's results beside its recording's.
+
+    python -m utils.rehearse [CHAPTER ...] [--out DIR]     (make rehearse)
+
+Stand-ins come from the offline catalogue (`replaces` and `also_replaces` in utils/assets.py). Book ids of a kind the
+catalogue has no stand-in for get a tiny model with a tiny tokenizer built here from a config (`TINY`): they load
+and run like the real ones, and what they print is meaningless. An id that is neither stays missing, so a wrong
+default id fails its chapter with an error that names it. Only `device` (cpu) and the parameters that scale the
+work (the offline profile's numbers) differ from the defaults. Nothing outside the temporary folder is touched:
+the Hub, gensim-data, the datasets cache and the downloads all point into it, and the kernels cannot open a
+socket to anything but this machine."""
+import argparse
+import ast
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from . import assets, data, models, params, run
+
+COMMIT = "0" * 40                                          # refs/main of every stand-in repository
+TINY = {"google/flan-t5-small": "t5", "bert-base-cased": "bert", "facebook/galactica-1.3b": "opt"}
+
+# a sitecustomize for the rehearsal's kernels: any connection beyond this machine fails at once
+NO_NETWORK = '''import socket
+_connect = socket.socket.connect
+def _local_only(self, address):
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+        raise OSError(f"the rehearsal blocks the network (connect to {host!r})")
+    return _connect(self, address)
+socket.socket.connect = _local_only
+'''
+
+
+def book_ids(notebook):
+    """kind -> book ids that the chapter's default parameters name: models, tokenizers, word vectors, datasets and
+    playlists, by the naming convention of the parameters (`*_model`, `*_tokenizer(s)`, ...)."""
+    kinds = {"model": set(), "tokenizer": set(), "vectors": set(), "dataset": set(), "playlists": set(), "songs": set()}
+    for name, p in params.declared(notebook).items():
+        value = ast.literal_eval(p["default"])
+        values = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+        kind = ("model" if name.endswith("_model") else "tokenizer" if name.endswith(("_tokenizer", "_tokenizers"))
+                else "vectors" if name == "word_vectors" else "dataset" if name.endswith("_dataset")
+                else "playlists" if name == "playlist_data" else "songs" if name == "seed_songs" else None)
+        if kind:
+            kinds[kind].update(values)
+    return kinds
+
+
+def stand_ins():
+    """book id -> offline asset name, from the catalogue; the first asset in catalogue order wins (models are
+    listed before tokenizers, so an id used as both gets the model with its own tokenizer)."""
+    found = {}
+    for key, asset in assets.CATALOGUE.items():
+        for book_id in filter(None, (asset.replaces,) + asset.also_replaces):
+            found.setdefault(book_id, assets.PREFIX + key)
+    return found
+
+
+def _link_folder(source, target):
+    """Link (or, where links are not allowed, copy) every file and sub-folder of `source` into `target`."""
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in Path(source).iterdir():
+        try:
+            (target / entry.name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+        except OSError:                                          # no symlinks (Windows without developer mode)
+            (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, target / entry.name)
+
+
+def hub_repo(hub_cache, repo_id, source):
+    """Put the files of folder `source` into the Hub cache as repository `repo_id` (refs/main + one snapshot). A
+    tokenizer-only stand-in has no config.json: the cache records it as absent, as the Hub cache does for a file a
+    repository lacks, so that transformers goes on without it."""
+    from huggingface_hub.file_download import repo_folder_name
+    repo = Path(hub_cache) / repo_folder_name(repo_id=repo_id, repo_type="model")
+    _link_folder(source, repo / "snapshots" / COMMIT)
+    if not (Path(source) / "config.json").exists():
+        (repo / ".no_exist" / COMMIT).mkdir(parents=True)
+        (repo / ".no_exist" / COMMIT / "config.json").touch()
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(COMMIT)
+
+
+def tiny_model(kind, folder):
+    """A tiny model of the family `kind` ("t5", "bert", "opt") with a tiny tokenizer trained here, saved to
+    `folder`. It loads like the real one; its outputs are meaningless."""
+    from gensim.test.utils import datapath
+    from tokenizers import Tokenizer, decoders, models as tmodels, pre_tokenizers, trainers
+    from transformers import (BertConfig, BertModel, BertTokenizerFast, OPTConfig, OPTForCausalLM,
+                              PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration, T5TokenizerFast)
+    corpus = Path(datapath("lee_background.cor")).read_text(encoding="utf-8").splitlines()
+    if kind == "bert":
+        tok = Tokenizer(tmodels.WordPiece(unk_token="[UNK]"))
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.train_from_iterator(corpus, trainers.WordPieceTrainer(
+            vocab_size=500, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+        tokenizer = BertTokenizerFast(tokenizer_object=tok, do_lower_case=False)
+        model = BertModel(BertConfig(vocab_size=500, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=64))
+    elif kind == "t5":
+        tok = Tokenizer(tmodels.Unigram())
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        tok.decoder = decoders.Metaspace()
+        tok.train_from_iterator(corpus, trainers.UnigramTrainer(
+            vocab_size=500, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"))
+        tokenizer = T5TokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+                                    extra_ids=0)
+        model = T5ForConditionalGeneration(T5Config(vocab_size=500, d_model=32, d_kv=8, d_ff=64, num_layers=2,
+                                                    num_heads=2, decoder_start_token_id=0))
+    elif kind == "opt":
+        tok = Tokenizer(tmodels.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=500, special_tokens=["<pad>", "</s>"],
+                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+        tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>",
+                                            bos_token="</s>")
+        model = OPTForCausalLM(OPTConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
+                                         ffn_dim=64, num_attention_heads=2, word_embed_proj_dim=32))
+    else:
+        raise ValueError(f"no tiny model of kind {kind!r}")
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+
+
+def gensim_vectors(data_dir, name, source):
+    """gensim-data's layout for `name`: information.json (its offline fall-back catalogue) and a folder whose
+    __init__.py loads the stand-in vectors."""
+    folder = Path(data_dir) / name
+    folder.mkdir(parents=True)
+    models.load_word_vectors(source).save(str(folder / "vectors.kv"))
+    (folder / "__init__.py").write_text("import os\nfrom gensim.models import KeyedVectors\n\n\ndef load_data():\n"
+                                        "    return KeyedVectors.load(os.path.join(os.path.dirname(__file__), "
+                                        "'vectors.kv'))\n")
+    info = Path(data_dir) / "information.json"
+    known = json.loads(info.read_text()) if info.exists() else {"corpora": {}, "models": {}}
+    known["models"][name] = {"file_name": "vectors.kv"}
+    info.write_text(json.dumps(known))
+
+
+def cached_dataset(datasets_cache, name, source):
+    """datasets' own cache of a prepared dataset `name` (what `load_dataset(name)` reads with the Hub off), built
+    from the stand-in DatasetDict."""
+    from datasets.packaged_modules.parquet.parquet import Parquet
+    splits = data.load_movie_reviews(source)
+    with tempfile.TemporaryDirectory() as scratch:
+        files = {}
+        for split, table in splits.items():
+            files[split] = str(Path(scratch) / f"{split}.parquet")
+            table.to_parquet(files[split])
+        builder = Parquet(cache_dir=str(datasets_cache), dataset_name=name.replace("/", "___"),
+                          data_files=files, features=splits["train"].features, hash=COMMIT[:16])
+        builder.download_and_prepare()
+    for config in (Path(datasets_cache) / name.replace("/", "___")).glob(f"{builder.config.name}-*"):
+        config.rename(config.with_name(builder.config.name))   # datasets reads a cache of no extra options by name
+
+
+def yes_playlists(downloads, song_ids, seed=0):
+    """The Yes.com files in their published layout, filled with synthetic playlists; the songs `song_ids` that the
+    chapters' defaults ask for are given to songs of different genres."""
+    playlists, songs = data.synthetic_playlists(seed=seed)
+    firsts = songs.reset_index().groupby("genre", sort=False)["id"].first()
+    rename = dict(zip(firsts, sorted(song_ids)))
+    playlists = [[rename.get(song, song) for song in playlist] for playlist in playlists]
+    songs = songs.rename(index=rename)
+    folder = Path(downloads) / "yes_complete"
+    folder.mkdir(parents=True)
+    (folder / "train.txt").write_text("#rehearsal: synthetic playlists\n#\n" +
+                                      "".join(" ".join(p) + " \n" for p in playlists))
+    (folder / "song_hash.txt").write_text("".join(f"{i}\t{r.title}\t{r.artist}\n" for i, r in songs.iterrows()))
+
+
+def build(root, notebooks):
+    """Fill `root` with a stand-in for every book id the notebooks' defaults name; return (environment, rows of
+    book id / kind / stand-in) for the report."""
+    env = {"HF_HOME": str(root / "hf"), "HF_HUB_CACHE": str(root / "hf" / "hub"),
+           "HF_DATASETS_CACHE": str(root / "hf" / "datasets"), "GENSIM_DATA_DIR": str(root / "gensim-data"),
+           "HOLLM_DOWNLOADS": str(root / "downloads"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root / "site"), os.environ.get("PYTHONPATH")]))}
+    (root / "site").mkdir(parents=True)
+    (root / "site" / "sitecustomize.py").write_text(NO_NETWORK)
+    wanted = {kind: set() for kind in ("model", "tokenizer", "vectors", "dataset", "playlists", "songs")}
+    for notebook in notebooks:
+        for kind, ids in book_ids(notebook).items():
+            wanted[kind] |= ids
+    standing, rows = stand_ins(), []
+    for book_id in sorted(wanted["model"] | wanted["tokenizer"]):
+        kind = "model" if book_id in wanted["model"] else "tokenizer"
+        if book_id in standing:
+            hub_repo(env["HF_HUB_CACHE"], book_id, models.model_path(standing[book_id]))
+            rows.append((book_id, kind, standing[book_id]))
+        elif book_id in TINY:
+            folder = root / "tiny" / book_id.replace("/", "--")
+            tiny_model(TINY[book_id], folder)
+            hub_repo(env["HF_HUB_CACHE"], book_id, folder)
+            rows.append((book_id, kind, f"a tiny {TINY[book_id]} model built from a config (meaningless outputs)"))
+        else:
+            rows.append((book_id, kind, "none: stays missing"))
+    for name in sorted(wanted["vectors"]):
+        if name in standing:
+            gensim_vectors(env["GENSIM_DATA_DIR"], name, standing[name])
+        rows.append((name, "word vectors", standing.get(name, "none: stays missing")))
+    for name in sorted(wanted["dataset"]):
+        if name in standing:
+            cached_dataset(env["HF_DATASETS_CACHE"], name, standing[name])
+        rows.append((name, "dataset", standing.get(name, "none: stays missing")))
+    for name in sorted(wanted["playlists"]):
+        yes_playlists(env["HOLLM_DOWNLOADS"], wanted["songs"])
+        rows.append((name, "playlists", "synthetic playlists in the Yes.com file layout"))
+    return env, rows
+
+
+def scaled_parameters(notebook):
+    """device cpu, plus the offline profile's values of the parameters that only scale the work (numbers)."""
+    offline = yaml.safe_load((run.PROFILES / "offline" / f"{notebook.stem}.yaml").read_text())
+    declared = params.declared(notebook)
+    numeric = {name for name, p in declared.items() if "int" in p["type"] or "float" in p["type"]}
+    return {"device": "cpu", **{k: v for k, v in offline.items() if k in numeric}}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m utils.rehearse", description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapter", nargs="*", help="chapter stems or prefixes (default: all)")
+    parser.add_argument("--out", default=str(run.ROOT / "build" / "rehearsal"), help="executed notebooks and report")
+    args = parser.parse_args(argv)
+    notebooks = run.chapters(args.chapter)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="hollm-rehearsal-") as root:
+        print("building the stand-in caches ...", flush=True)
+        env, stood = build(Path(root), notebooks)
+        env = {**os.environ, **run.OFFLINE_ENV, **env}
+        rows = []
+        for notebook in notebooks:
+            print(f"== {notebook.stem} (book profile, rehearsed)", flush=True)
+            rows.append(run.execute(notebook, out, scaled_parameters(notebook), env))
+            print(f"   {rows[-1]['status']} in {rows[-1]['wall_s']} s, peak {rows[-1]['peak_mib']} MiB", flush=True)
+    text = report(rows, stood)
+    (out / "report.md").write_text(text)
+    (out / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print("\n" + text + f"\nReport: {out / 'report.md'}")
+    return 1 if any(r["status"] != "ok" for r in rows) else 0
+
+
+def report(rows, stood):
+    import nbformat
+    lines = ["# Book-profile rehearsal (default parameters, stand-ins, no network)", "",
+             "| book id | kind | stood in by |", "|---|---|---|"]
+    lines += [f"| {book_id} | {kind} | {stand_in} |" for book_id, kind, stand_in in stood]
+    lines += ["", "| chapter | status | wall time (s) | peak memory (MiB) |", "|---|---|---|---|"]
+    lines += [f"| {r['chapter']} | {r['status']} | {r['wall_s']} | {r['peak_mib']} |" for r in rows]
+    for r in rows:
+        lines += ["", f"## {r['chapter']}: {r['status']}"]
+        if "failed" in r:
+            lines.append(f"Failed at {r['failed']}")
+        recording = run.RECORDINGS / f"{r['chapter']}.ipynb"
+        offline = run._results(nbformat.read(recording, as_version=4)) if recording.exists() else {}
+        lines += ["", "| result | rehearsal (book ids, stand-ins) | offline recording |", "|---|---|---|"]
+        for key in sorted(set(r.get("results", {})) | set(offline)):
+            lines.append(f"| {key} | {r.get('results', {}).get(key, '')} | {offline.get(key, '')} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
