@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup assets run test rehearse lab record colab doctor clean
+.PHONY: setup assets run test lint rehearse lab record colab doctor clean
 
 setup: $(VENV)/.installed assets
 
@@ -26,6 +26,9 @@ run: setup        ## the main job: every chapter, offline profile, into build/ w
 
 test: setup       ## unit tests + nbval replay of tests/recordings/
 	$(OFFLINE) $(BIN)/python -m pytest
+
+lint: $(VENV)/.installed   ## ruff (pinned in requirements.txt, configured in pyproject.toml)
+	$(BIN)/ruff check .
 
 rehearse: setup   ## the book profile's defaults, each book id stood in for from a throw-away cache, no network
 	$(OFFLINE) $(BIN)/python -m utils.rehearse --out build/rehearsal

@@ -7,8 +7,17 @@ from transformers import LlamaConfig, LlamaForCausalLM, Phi3Config, Phi3ForCausa
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb as llama_rotary
 from transformers.models.phi3.modeling_phi3 import apply_rotary_pos_emb as phi3_rotary
 
-from utils.anatomy import (apply_rotary, cache_layers, embeddings_tied, head_layout, kv_cache_bytes, mlp_weights,
-                           parameter_counts, qkv_weights, time_generate)
+from utils.anatomy import (
+    apply_rotary,
+    cache_layers,
+    embeddings_tied,
+    head_layout,
+    kv_cache_bytes,
+    mlp_weights,
+    parameter_counts,
+    qkv_weights,
+    time_generate,
+)
 
 SMALL = dict(vocab_size=96, hidden_size=64, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
              max_position_embeddings=128, bos_token_id=1, eos_token_id=2, pad_token_id=0,

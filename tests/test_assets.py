@@ -39,7 +39,8 @@ def test_missing_package_names_the_asset_and_the_install_command(monkeypatch):
 
 def test_missing_sdist_says_how_to_fetch_it(monkeypatch, tmp_path):
     monkeypatch.setattr(assets, "CACHE", tmp_path)
-    with pytest.raises(AssetError, match=r"offline:gpt2-tokenizer.*llama_cpp_python-0\.3\.36\.tar\.gz.*utils\.assets install"):
+    with pytest.raises(AssetError,
+                       match=r"offline:gpt2-tokenizer.*llama_cpp_python-0\.3\.36\.tar\.gz.*utils\.assets install"):
         assets.folder("offline:gpt2-tokenizer")
 
 

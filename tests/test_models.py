@@ -97,6 +97,7 @@ def test_instruct_lm_generates_the_expected_greedy_joke():
 def test_converted_model_computes_what_the_gguf_file_computes():
     """The one-time conversion (utils.models.converted) changes load time, not the model."""
     from transformers import AutoModelForCausalLM
+
     from utils import assets
     gguf = assets.path("offline:smollm2-135m-instruct")
     direct = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)

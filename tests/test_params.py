@@ -35,7 +35,8 @@ def test_values_of_the_declared_type_pass_and_every_problem_is_named():
 
 def test_empty_lists_and_texts_are_refused():
     namespace = {"__annotations__": {"lengths": list[int], "model": str}, "lengths": [], "model": " "}
-    with pytest.raises(params.ParameterError, match=r"lengths=\[\]: expects a non-empty list(.|\n)*model=' ': expects a non-empty text"):
+    with pytest.raises(params.ParameterError,
+                       match=r"lengths=\[\]: expects a non-empty list(.|\n)*model=' ': expects a non-empty text"):
         params.check_parameters(namespace)
 
 

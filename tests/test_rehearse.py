@@ -95,4 +95,5 @@ def test_a_wrong_default_id_fails_its_chapter_naming_it(tmp_path, monkeypatch):
     assert rehearse.main(["--out", str(tmp_path / "out")]) == 1
     row, = json.loads((tmp_path / "out" / "report.json").read_text())
     assert "'microsoft/Phi-3-mini-4k-instruc' is a Hugging Face Hub model id" in row["failed"]
-    assert "| microsoft/Phi-3-mini-4k-instruc | model | none: stays missing |" in (tmp_path / "out" / "report.md").read_text()
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| microsoft/Phi-3-mini-4k-instruc | model | none: stays missing |" in report

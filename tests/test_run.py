@@ -36,7 +36,8 @@ def test_a_failed_chapter_fails_the_run_and_the_report_names_the_cell(tiny_chapt
     rows = {r["chapter"]: r for r in json.loads((out / "report.json").read_text())}
     assert rows["ch98_works"]["status"] == "ok" and rows["ch98_works"]["results"] == {"doubled": 10}
     assert rows["ch99_breaks"]["status"] == "FAILED"
-    assert "code cell 3" in rows["ch99_breaks"]["failed"] and "ValueError: the model id is wrong" in rows["ch99_breaks"]["failed"]
+    failed = rows["ch99_breaks"]["failed"]
+    assert "code cell 3" in failed and "ValueError: the model id is wrong" in failed
     assert rows["ch98_works"]["wall_s"] > 0 and rows["ch98_works"]["peak_mib"] > 50
     report = (out / "report.md").read_text()
     assert "| ch99_breaks | FAILED |" in report and "- doubled: 10" in report

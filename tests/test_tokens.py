@@ -5,8 +5,7 @@ from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 
 from utils.assets import AssetError
 from utils.models import load_tokenizer
-from utils.tokens import (COLOURS, compare_tokenizers, describe, hub_access_problem, load_tokenizers, pieces,
-                          show_tokens)
+from utils.tokens import COLOURS, compare_tokenizers, describe, hub_access_problem, load_tokenizers, pieces, show_tokens
 
 TEXT = ('\nEnglish and CAPITALIZATION\n🎵 鸟\nshow_tokens False None elif == >= else: two tabs:"\t\t" '
         'Three tabs: "\t\t\t"\n12.0*50=600\n')

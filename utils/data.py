@@ -60,8 +60,9 @@ def load_playlists(name="yes_complete", base_url=YES_COMPLETE, seed=0):
     if name != "yes_complete":
         raise ValueError(f"Unknown playlists {name!r}: use 'yes_complete' (downloads the book's data) or "
                          f"{SYNTHETIC_PLAYLISTS!r} (generated, offline).")
-    import pandas as pd
     from urllib.request import urlopen
+
+    import pandas as pd
 
     def lines(file):
         local = DOWNLOADS / name / file

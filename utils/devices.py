@@ -4,7 +4,7 @@ import random
 import numpy as np
 import torch
 
-from .params import DEVICE   # 'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'
+from .params import DEVICE  # 'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'
 
 
 class DeviceNotAvailable(RuntimeError):

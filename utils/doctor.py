@@ -54,7 +54,8 @@ def _device():
     text, memory = _memory(device)
     dtype = dtype_for(device)
     need = BOOK_PARAMETERS * dtype.itemsize
-    size = (f"{BOOK_MODEL} needs {need / 1e9:.1f} GB ({BOOK_PARAMETERS / 1e9:.2f}B parameters x {dtype.itemsize} bytes, "
+    size = (f"{BOOK_MODEL} needs {need / 1e9:.1f} GB "
+            f"({BOOK_PARAMETERS / 1e9:.2f}B parameters x {dtype.itemsize} bytes, "
             f"{str(dtype).removeprefix('torch.')})")
     if memory is None:
         fit = ("book model", f"{size}; this machine's memory is unknown", True, None)

@@ -40,7 +40,8 @@ def require_hub(repo_id, repo_type="model"):
     names = ", ".join(assets.PREFIX + k for k in assets.CATALOGUE)
     raise HubUnavailable(
         f"{repo_id!r} is a Hugging Face Hub {repo_type} id, but {var}=1 and it is not in the local cache. "
-        f"Run the offline profile (python -m utils.run --profile offline, or papermill -f chapters/profiles/offline/<chapter>.yaml), "
+        f"Run the offline profile (python -m utils.run --profile offline, "
+        f"or papermill -f chapters/profiles/offline/<chapter>.yaml), "
         f"or pass an offline asset: {names}. With a network, unset {var} to download it.")
 
 

@@ -93,9 +93,19 @@ def tiny_model(kind, folder):
     """A tiny model of the family `kind` ("t5", "bert", "opt") with a tiny tokenizer trained here, saved to
     `folder`. It loads like the real one; its outputs are meaningless."""
     from gensim.test.utils import datapath
-    from tokenizers import Tokenizer, decoders, models as tmodels, pre_tokenizers, trainers
-    from transformers import (BertConfig, BertModel, BertTokenizerFast, OPTConfig, OPTForCausalLM,
-                              PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration, T5TokenizerFast)
+    from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
+    from tokenizers import models as tmodels
+    from transformers import (
+        BertConfig,
+        BertModel,
+        BertTokenizerFast,
+        OPTConfig,
+        OPTForCausalLM,
+        PreTrainedTokenizerFast,
+        T5Config,
+        T5ForConditionalGeneration,
+        T5TokenizerFast,
+    )
     corpus = Path(datapath("lee_background.cor")).read_text(encoding="utf-8").splitlines()
     if kind == "bert":
         tok = Tokenizer(tmodels.WordPiece(unk_token="[UNK]"))

@@ -76,7 +76,8 @@ def _failure(nb):
 def _tidy(nb):
     """Drop per-run timestamps so that a re-recording only changes what the notebook printed."""
     papermill = nb.metadata.get("papermill", {})
-    for key in ("start_time", "end_time", "duration", "input_path", "output_path", "exception", "environment_variables"):
+    for key in ("start_time", "end_time", "duration", "input_path", "output_path", "exception",
+                "environment_variables"):
         papermill.pop(key, None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
