@@ -1,6 +1,8 @@
 """utils.anatomy on tiny random models of both weight layouts: Llama (separate q/k/v and gate/up projections, the
 offline SmolLM2) and Phi-3 (fused qkv_proj and gate_up_proj, the book's model). Every check compares against what
 the model itself computes."""
+import time
+
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, Phi3Config, Phi3ForCausalLM
@@ -166,12 +168,29 @@ def test_the_cache_after_generate_holds_keys_and_values_of_the_predicted_size(mo
 
 
 @pytest.mark.parametrize("use_cache", [True, False])
-def test_time_generate_makes_exactly_the_asked_number_of_tokens(model, use_cache):
-    seconds = time_generate(model, {"input_ids": ids(4)}, 6, use_cache=use_cache)
-    assert 0 < seconds < 30
+def test_time_generate_times_one_greedy_call_of_exactly_n_tokens(model, use_cache, monkeypatch):
+    calls, real = [], model.generate
+    def generate(**kwargs):
+        calls.append(kwargs)
+        time.sleep(0.05)                                   # the clock must include the call
+        return real(**kwargs)
+    monkeypatch.setattr(model, "generate", generate)
+    assert time_generate(model, {"input_ids": ids(4)}, 6, use_cache=use_cache) >= 0.05
+    call, = calls
+    assert (call["max_new_tokens"], call["min_new_tokens"], call["do_sample"], call["use_cache"]) == (6, 6, False,
+                                                                                                      use_cache)
 
 
-def test_time_generate_fills_in_a_pad_token_from_a_list_of_end_tokens(model):
+def test_time_generate_refuses_a_short_generation(model, monkeypatch):
+    monkeypatch.setattr(model, "generate", lambda **kwargs: torch.zeros(1, 4 + 2, dtype=torch.long))
+    with pytest.raises(RuntimeError, match="made 2 tokens instead of 6"):
+        time_generate(model, {"input_ids": ids(4)}, 6, use_cache=True)
+
+
+def test_time_generate_fills_in_a_pad_token_from_a_list_of_end_tokens(model, monkeypatch):
     model.generation_config.pad_token_id = None
     model.generation_config.eos_token_id = [2, 3]
-    assert time_generate(model, {"input_ids": ids(3)}, 3, use_cache=True) > 0
+    pads = []
+    monkeypatch.setattr(model, "generate", lambda **kw: pads.append(kw["pad_token_id"]) or torch.zeros(1, 6))
+    time_generate(model, {"input_ids": ids(3)}, 3, use_cache=True)
+    assert pads == [2]

@@ -248,11 +248,8 @@ def main(argv=None):
         print("building the stand-in caches ...", flush=True)
         env, stood = build(Path(root), notebooks)
         env = {**os.environ, **run.OFFLINE_ENV, **env}
-        rows = []
-        for notebook in notebooks:
-            print(f"== {notebook.stem} (book profile, rehearsed)", flush=True)
-            rows.append(run.execute(notebook, out, scaled_parameters(notebook), env))
-            print(f"   {rows[-1]['status']} in {rows[-1]['wall_s']} s, peak {rows[-1]['peak_mib']} MiB", flush=True)
+        plan = [(notebook, scaled_parameters(notebook)) for notebook in notebooks]
+        rows = run.execute_all(plan, out, env, "book profile, rehearsed")
     text = report(rows, stood)
     (out / "report.md").write_text(text)
     (out / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
@@ -261,19 +258,17 @@ def main(argv=None):
 
 
 def report(rows, stood):
+    """The stand-ins, the runner's table, and each chapter's results beside its recording's."""
     import nbformat
     lines = ["# Book-profile rehearsal (default parameters, stand-ins, no network)", "",
              "| book id | kind | stood in by |", "|---|---|---|"]
     lines += [f"| {book_id} | {kind} | {stand_in} |" for book_id, kind, stand_in in stood]
-    lines += ["", "| chapter | status | wall time (s) | peak memory (MiB) |", "|---|---|---|---|"]
-    lines += [f"| {r['chapter']} | {r['status']} | {r['wall_s']} | {r['peak_mib']} |" for r in rows]
+    lines += ["", run.report(rows, "book, rehearsed", results=False)]
     for r in rows:
-        lines += ["", f"## {r['chapter']}: {r['status']}"]
-        if "failed" in r:
-            lines.append(f"Failed at {r['failed']}")
         recording = run.RECORDINGS / f"{r['chapter']}.ipynb"
         offline = run._results(nbformat.read(recording, as_version=4)) if recording.exists() else {}
-        lines += ["", "| result | rehearsal (book ids, stand-ins) | offline recording |", "|---|---|---|"]
+        lines += ["", f"## {r['chapter']}: results", "",
+                  "| result | rehearsal (book ids, stand-ins) | offline recording |", "|---|---|---|"]
         for key in sorted(set(r.get("results", {})) | set(offline)):
             lines.append(f"| {key} | {r.get('results', {}).get(key, '')} | {offline.get(key, '')} |")
     return "\n".join(lines) + "\n"

@@ -102,6 +102,11 @@ def chapter_parameters(notebook, profile="offline", overrides=()):
     return chosen
 
 
+def peak_mib(ru_maxrss, platform=sys.platform):
+    """getrusage's ru_maxrss in MiB: it counts bytes on macOS and KiB on Linux."""
+    return round(ru_maxrss / (1024 * 1024 if platform == "darwin" else 1024))
+
+
 def execute(notebook, out_dir, chosen, env=None):
     """Run one chapter through papermill in a child process with the `chosen` parameters; return its report row."""
     out = out_dir / notebook.name
@@ -110,10 +115,13 @@ def execute(notebook, out_dir, chosen, env=None):
         cmd += ["-y", yaml.safe_dump(chosen, allow_unicode=True)]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    if hasattr(os, "wait4"):                                # POSIX: the child's peak resident memory, kernel included
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode, peak = os.waitstatus_to_exitcode(status), peak_mib(usage.ru_maxrss)
+    else:                                                   # Windows has no wait4: no peak memory is reported
+        proc.returncode, peak = proc.wait(), None
     row = {"chapter": notebook.stem, "status": "ok" if proc.returncode == 0 else "FAILED",
-           "wall_s": round(time.perf_counter() - start, 1), "peak_mib": round(usage.ru_maxrss / 1024)}
+           "wall_s": round(time.perf_counter() - start, 1), "peak_mib": peak}
     if out.exists():
         nb = nbformat.read(out, as_version=4)
         row["results"] = _results(nb)
@@ -123,6 +131,16 @@ def execute(notebook, out_dir, chosen, env=None):
     elif proc.returncode:
         row["failed"] = "papermill wrote no output notebook (see the log above)"
     return row
+
+
+def execute_all(plan, out_dir, env, label):
+    """Execute each (notebook, parameters) of `plan` in turn, saying how each went; return the report rows."""
+    rows = []
+    for notebook, chosen in plan:
+        print(f"== {notebook.stem} ({label})", flush=True)
+        rows.append(execute(notebook, out_dir, chosen, env))
+        print(f"   {rows[-1]['status']} in {rows[-1]['wall_s']} s, peak {rows[-1]['peak_mib']} MiB", flush=True)
+    return rows
 
 
 def parameter_table(notebook):
@@ -138,7 +156,7 @@ def parameter_table(notebook):
     return "\n".join(lines)
 
 
-def report(rows, profile):
+def report(rows, profile, results=True):
     lines = [f"# Chapter run ({profile} profile)", "",
              "| chapter | status | wall time (s) | peak memory (MiB) |", "|---|---|---|---|"]
     lines += [f"| {r['chapter']} | {r['status']} | {r['wall_s']} | {r['peak_mib']} |" for r in rows]
@@ -146,7 +164,8 @@ def report(rows, profile):
         lines += ["", f"## {r['chapter']}: {r['status']}"]
         if "failed" in r:
             lines.append(f"Failed at {r['failed']}")
-        lines += [f"- {key}: {value}" for key, value in r.get("results", {}).items()]
+        if results:
+            lines += [f"- {key}: {value}" for key, value in r.get("results", {}).items()]
     return "\n".join(lines) + "\n"
 
 
@@ -178,11 +197,7 @@ def main(argv=None):
     env = dict(os.environ, **(OFFLINE_ENV if args.profile == "offline" else {}))
 
     plan = [(nb, chapter_parameters(nb, args.profile, args.parameter)) for nb in chapters(args.chapter)]
-    rows = []
-    for notebook, chosen in plan:
-        print(f"== {notebook.stem} ({args.profile} profile)", flush=True)
-        rows.append(execute(notebook, notebooks_dir, chosen, env))
-        print(f"   {rows[-1]['status']} in {rows[-1]['wall_s']} s, peak {rows[-1]['peak_mib']} MiB", flush=True)
+    rows = execute_all(plan, notebooks_dir, env, f"{args.profile} profile")
     text = report(rows, args.profile)
     (out_dir / "report.md").write_text(text)
     (out_dir / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
