@@ -43,12 +43,6 @@ def test_tabular_assets_are_not_from_pretrained_models():
         from_pretrained_args("offline:glove-6b-50d")
 
 
-def test_phi3_tokenizer_reproduces_the_books_input_ids():
-    ids = load_tokenizer("offline:phi3-tokenizer")(BOOK_PROMPT).input_ids
-    assert ids == [1, 14350, 385, 4876, 27746, 5281, 304, 19235, 363, 278, 25305, 293, 16423, 292, 286, 728, 481,
-                   29889, 12027, 7420, 920, 372, 9559, 29889, 32001]
-
-
 def test_gpt2_tokenizer_facts_from_the_book():
     gpt2 = load_tokenizer("offline:gpt2-tokenizer")
     assert gpt2("🎵").input_ids == [8582, 236, 113] and gpt2.decode([8582, 236, 113]) == "🎵"
@@ -80,20 +74,6 @@ def test_newer_tokenizers_load(name, size):
         == "def add(a, b):\n\treturn a + b"
 
 
-def test_instruct_lm_generates_the_expected_greedy_joke():
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    source = from_pretrained_args("offline:smollm2-135m-instruct")
-    tokenizer = AutoTokenizer.from_pretrained(**source)
-    model = AutoModelForCausalLM.from_pretrained(**source, dtype=torch.float32)
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Create a funny joke about chickens."}],
-                                           add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    out = model.generate(**prompt, max_new_tokens=40, do_sample=False)
-    reply = tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
-    assert reply == ("Why did the chicken have to eat a whole flock of chickens? "
-                     "Because they had to eat a whole flock of chickens!")
-    assert model.num_parameters() == 134_515_008 and model.config.max_position_embeddings == 8192
-
-
 def test_converted_model_computes_what_the_gguf_file_computes():
     """The one-time conversion (utils.models.converted) changes load time, not the model."""
     from transformers import AutoModelForCausalLM
@@ -114,15 +94,6 @@ def test_sentence_embedder_encodes_meaning():
                               normalize_embeddings=True)
     assert vectors.shape == (3, 384)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
-
-
-def test_glove_vectors_reproduce_the_books_neighbours_of_king():
-    vectors = load_word_vectors("offline:glove-6b-50d")
-    top = vectors.most_similar([vectors["king"]], topn=11)
-    assert [w for w, _ in top] == ["king", "prince", "queen", "ii", "emperor", "son", "uncle", "kingdom", "throne",
-                                   "brother", "ruler"]
-    assert [round(s, 7) for _, s in top[1:3]] == [0.8236179, 0.7839043]
-    assert vectors.most_similar(positive=["king", "woman"], negative=["man"], topn=1)[0][0] == "queen"
 
 
 def test_gensim_data_while_offline_fails_fast_without_the_network(monkeypatch, tmp_path):

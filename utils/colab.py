@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Colab already has these (torch with CUDA among them); reinstalling them there forces a runtime restart.
 # what Colab preinstalls, and the tools only this project's own checks use (a Colab reader needs neither)
 COLAB_SKIPPED = {"torch", "numpy", "scipy", "pandas", "pyarrow", "matplotlib", "ipywidgets", "tqdm",
-                 "jupyterlab", "ipykernel", "papermill", "nbval", "pytest", "ruff"}
+                 "jupyterlab", "ipykernel", "papermill", "nbval", "pytest", "pytest-xdist", "ruff"}
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 TABLE_START, TABLE_END = "<!-- chapters:start -->", "<!-- chapters:end -->"
 
