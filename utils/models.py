@@ -58,6 +58,18 @@ def from_pretrained_args(model_id):
     raise assets.AssetError(f"{model_id!r} is a {asset.format} asset and cannot be loaded with from_pretrained.")
 
 
+def shown(model_id):
+    """Where a model parameter loads from, for printing: a Hub id as given, a local folder relative to the project
+    (or to site-packages for a packaged asset), so that outputs carry no machine paths."""
+    path = Path(model_path(model_id))
+    parts = path.parts
+    if not path.is_absolute():
+        return str(path)
+    if "site-packages" in parts:
+        return "/".join(("<site-packages>",) + parts[parts.index("site-packages") + 1:])
+    return path.relative_to(assets.ROOT).as_posix() if path.is_relative_to(assets.ROOT) else path.name
+
+
 def model_path(model_id):
     """A Hub id or a local folder, for loaders that take one string (e.g. `SentenceTransformer(path)`)."""
     return from_pretrained_args(model_id)["pretrained_model_name_or_path"]

@@ -29,8 +29,10 @@ PROFILES = CHAPTERS / "profiles"
 RECORDINGS = ROOT / "tests" / "recordings"
 MIME = "application/vnd.hollm.results+json"
 # every kernel that executes a chapter offline starts with this: the runner, `make record` and the nbval replays
-# (tests/conftest.py); the Hub is off and the float kernels are pinned (utils/numerics.py)
+# (tests/conftest.py); the Hub is off, the float kernels are pinned (utils/numerics.py), and the libraries' own
+# progress bars are off: their widgets would be stored at 0% (a reader in JupyterLab or Colab still sees them)
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+               "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
                "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0", **numerics.pinned_env()}
 
 
