@@ -22,11 +22,15 @@ SMALLER = ("use the offline profile, which needs no GPU (python -m utils.run --p
            "profile a machine with more memory (on Colab: Runtime > Change runtime type > T4 GPU)")
 
 
-def _packages():
+def pins():
+    """requirements.txt as {package: pinned version}."""
     lines = (assets.ROOT / "requirements.txt").read_text().splitlines()
-    pins = dict(line.strip().split("==") for line in lines if line.strip() and not line.startswith("#"))
-    rows = []
-    for name, pinned in pins.items():
+    return dict(line.strip().split("==") for line in lines if line.strip() and not line.startswith("#"))
+
+
+def _packages():
+    pinned_versions, rows = pins(), []
+    for name, pinned in pinned_versions.items():
         try:
             installed = md.version(name)
         except md.PackageNotFoundError:
@@ -34,7 +38,8 @@ def _packages():
             continue
         if installed.split("+")[0] != pinned:     # torch's local tag (+cpu, +cu121) is not part of the pin
             rows.append(("package", f"{name} {installed} is installed, requirements.txt pins {pinned}", False, SETUP))
-    return [("packages", f"{len(pins) - len(rows)} of {len(pins)} pinned in requirements.txt match", True, None)] + rows
+    matching = len(pinned_versions) - len(rows)
+    return [("packages", f"{matching} of {len(pinned_versions)} pinned in requirements.txt match", True, None)] + rows
 
 
 def _memory(device):

@@ -9,6 +9,7 @@ dispatches is pinned here to a level every such machine has (AVX2, Haswell 2013 
 the thread counts are pinned, and `platform_note()` says what may differ."""
 import os
 import platform
+import sys
 
 THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 
@@ -61,7 +62,7 @@ def describe():
              "aten": torch.backends.cpu.get_cpu_capability(),
              "torch_threads": torch.get_num_threads(),
              "numba": numba.config.CPU_NAME}
-    if torch.backends.mkl.is_available():
+    if torch.backends.mkl.is_available() and sys.platform.startswith("linux"):   # MKL is linked into this .so
         lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
         found["mkl_cbwr"] = {1: "OFF", 2: "AUTO", 3: "COMPATIBLE"}.get(lib.mkl_serv_cbwr_get(1), "OTHER")
     return found

@@ -27,6 +27,7 @@ from . import assets, data, models, params, run
 
 COMMIT = "0" * 40                                          # refs/main of every stand-in repository
 TINY = {"google/flan-t5-small": "t5", "bert-base-cased": "bert", "facebook/galactica-1.3b": "opt"}
+KINDS = ("model", "tokenizer", "vectors", "dataset", "playlists", "songs")
 
 # a sitecustomize for the rehearsal's kernels: any connection beyond this machine fails at once
 NO_NETWORK = '''import socket
@@ -43,7 +44,7 @@ socket.socket.connect = _local_only
 def book_ids(notebook):
     """kind -> book ids that the chapter's default parameters name: models, tokenizers, word vectors, datasets and
     playlists, by the naming convention of the parameters (`*_model`, `*_tokenizer(s)`, ...)."""
-    kinds = {"model": set(), "tokenizer": set(), "vectors": set(), "dataset": set(), "playlists": set(), "songs": set()}
+    kinds = {kind: set() for kind in KINDS}
     for name, p in params.declared(notebook).items():
         value = ast.literal_eval(p["default"])
         values = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
@@ -173,15 +174,14 @@ def cached_dataset(datasets_cache, name, source):
         config.rename(config.with_name(builder.config.name))   # datasets reads a cache of no extra options by name
 
 
-def yes_playlists(downloads, song_ids, seed=0):
-    """The Yes.com files in their published layout, filled with synthetic playlists; the songs `song_ids` that the
-    chapters' defaults ask for are given to songs of different genres."""
+def yes_playlists(folder, song_ids, seed=0):
+    """The Yes.com files in their published layout in `folder`, filled with synthetic playlists; the songs
+    `song_ids` that the chapters' defaults ask for are given to songs of different genres."""
     playlists, songs = data.synthetic_playlists(seed=seed)
     firsts = songs.reset_index().groupby("genre", sort=False)["id"].first()
     rename = dict(zip(firsts, sorted(song_ids)))
     playlists = [[rename.get(song, song) for song in playlist] for playlist in playlists]
     songs = songs.rename(index=rename)
-    folder = Path(downloads) / "yes_complete"
     folder.mkdir(parents=True)
     (folder / "train.txt").write_text("#rehearsal: synthetic playlists\n#\n" +
                                       "".join(" ".join(p) + " \n" for p in playlists))
@@ -197,7 +197,7 @@ def build(root, notebooks):
            "PYTHONPATH": os.pathsep.join(filter(None, [str(root / "site"), os.environ.get("PYTHONPATH")]))}
     (root / "site").mkdir(parents=True)
     (root / "site" / "sitecustomize.py").write_text(NO_NETWORK)
-    wanted = {kind: set() for kind in ("model", "tokenizer", "vectors", "dataset", "playlists", "songs")}
+    wanted = {kind: set() for kind in KINDS}
     for notebook in notebooks:
         for kind, ids in book_ids(notebook).items():
             wanted[kind] |= ids
@@ -223,7 +223,7 @@ def build(root, notebooks):
             cached_dataset(env["HF_DATASETS_CACHE"], name, standing[name])
         rows.append((name, "dataset", standing.get(name, "none: stays missing")))
     for name in sorted(wanted["playlists"]):
-        yes_playlists(env["HOLLM_DOWNLOADS"], wanted["songs"])
+        yes_playlists(Path(env["HOLLM_DOWNLOADS"]) / name, wanted["songs"])   # where load_playlists(name) looks
         rows.append((name, "playlists", "synthetic playlists in the Yes.com file layout"))
     return env, rows
 
