@@ -8,15 +8,36 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup assets run test lint rehearse lab record colab doctor clean
+.PHONY: setup lock assets run test lint rehearse lab record colab doctor clean
 
 setup: $(VENV)/.installed assets
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+# Installed from requirements.lock (every package, exact versions and hashes; `make lock` writes it) by uv, except
+# torch: its build depends on the machine. PyPI's Linux torch is the CUDA build (several GB), so a Linux machine where
+# `nvidia-smi -L` finds no GPU gets the CPU build from PyTorch's index; elsewhere PyPI's (CUDA on Linux with a GPU,
+# CPU/MPS on macOS, CPU on Windows). `make setup TORCH_BUILD=pypi` or `TORCH_BUILD=cpu` overrides the choice.
+UV_PIN := $(shell grep -m1 '^uv==' requirements.txt)
+TORCH_PIN := $(shell grep -m1 '^torch==' requirements.txt)
+TORCH_BUILD ?= $(shell [ "$$(uname -s)" != Linux ] || nvidia-smi -L >/dev/null 2>&1 && echo pypi || echo cpu)
+TORCH_INDEX_cpu := --extra-index-url https://download.pytorch.org/whl/cpu
+UV := $(BIN)/uv pip install --python $(BIN)/python --quiet
+
+$(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -r requirements.txt 2>&1 | $(QUIET_PIP)
-	$(BIN)/pip install --quiet --no-deps -e . 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --quiet $(UV_PIN) 2>&1 | $(QUIET_PIP)
+	$(UV) --no-deps --require-hashes -r requirements.lock
+	@echo "torch: $(TORCH_PIN), $(TORCH_BUILD) build"
+	$(BIN)/pip install --quiet $(TORCH_PIN) $(TORCH_INDEX_$(TORCH_BUILD)) 2>&1 | $(QUIET_PIP)
+	$(UV) --no-deps -e .
 	touch $@
+
+# torch and its CUDA libraries stay out of the lock (see above); everything else is resolved for Linux, macOS and
+# Windows, Python 3.11-3.13, in one universal lock
+lock: $(VENV)/.installed   ## re-resolve requirements.txt into requirements.lock after changing a pin
+	$(BIN)/uv pip compile requirements.txt --universal --python-version 3.11 --generate-hashes --quiet \
+	  --custom-compile-command "make lock" -o requirements.lock $$($(BIN)/uv pip compile requirements.txt \
+	  --universal --python-version 3.11 --quiet --no-annotate | grep -oE '^(torch|triton|nvidia-[a-z0-9-]+|cuda-[a-z0-9-]+)==' \
+	  | sed 's/==$$//; s/^/--no-emit-package /')
 
 assets: $(VENV)/.installed
 	$(BIN)/python -m utils.assets install 2>&1 | $(QUIET_PIP)

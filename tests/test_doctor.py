@@ -36,13 +36,13 @@ def fake_versions(monkeypatch, name, version):
 
 def test_a_wrong_package_version_fails_naming_make_setup(monkeypatch, capsys):
     fake_versions(monkeypatch, "pandas", "1.5.0")     # transformers would also make the conversions stale
-    assert problems(capsys) == ["FAIL  package    pandas 1.5.0 is installed, requirements.txt pins 2.3.3",
+    assert problems(capsys) == ["FAIL  package    pandas 1.5.0 is installed, the lock pins 2.3.3",
                                 f"fix: {doctor.SETUP}"]
 
 
 def test_a_missing_package_fails_naming_make_setup(monkeypatch, capsys):
     fake_versions(monkeypatch, "gensim", None)
-    assert problems(capsys) == ["FAIL  package    gensim is not installed (requirements.txt pins 4.4.0)",
+    assert problems(capsys) == ["FAIL  package    gensim is not installed (the lock pins 4.4.0)",
                                 f"fix: {doctor.SETUP}"]
 
 

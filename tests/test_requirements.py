@@ -34,3 +34,29 @@ def test_the_installed_environment_matches_the_pins():
     wrong = [text for label, text, ok, _ in doctor._packages() if not ok]      # the doctor's own comparison
     assert not wrong, f"installed versions differ from requirements.txt (run make setup): {wrong}"
     assert doctor.pins() == pins(requirement_lines())
+
+
+LOCK = (ROOT / "requirements.lock").read_text()
+TORCH_STACK = re.compile(r"(torch|triton|nvidia-.*|cuda-.*)")
+
+
+def test_the_lock_holds_every_pin_at_its_version_with_hashes_and_no_torch_build():
+    entries = re.findall(r"^([a-z0-9][\w.-]*)==([^\s;]+)(?: ;[^\\\n]*)? \\\n((?:    --hash=sha256:\w{64}(?: \\)?\n)+)",
+                         LOCK, flags=re.M)
+    assert len(entries) == len(re.findall(r"^[a-z0-9]", LOCK, flags=re.M))      # every entry carries its hashes
+    locked = {}
+    for name, version, _ in entries:
+        locked.setdefault(name, set()).add(version)
+    for name, version in pins(requirement_lines()).items():
+        key = name.lower().replace("_", "-")
+        assert key in locked or TORCH_STACK.fullmatch(key), f"{name} is pinned but not locked: run make lock"
+        assert TORCH_STACK.fullmatch(key) or locked[key] == {version}, f"{name}: lock {locked[key]} != pin {version}"
+    assert not [name for name in locked if TORCH_STACK.fullmatch(name)]   # torch's build is chosen by make setup
+    assert "#    make lock" in LOCK.splitlines()[1]
+
+
+def test_the_installed_environment_matches_the_lock():
+    locked = doctor.locked()
+    assert len(locked) > 2 * len(requirement_lines())                    # the transitive packages are there too
+    assert {"jinja2", "pyyaml", "nbformat", "ipython"} <= set(locked)     # imported directly, pinned only here
+    assert all(ok for _, _, ok, _ in doctor._packages())

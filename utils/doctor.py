@@ -17,7 +17,7 @@ from . import assets, models
 from .devices import dtype_for, resolve_device
 
 BOOK_MODEL, BOOK_PARAMETERS = "microsoft/Phi-3-mini-4k-instruct", 3.82e9   # the book profile's largest model
-SETUP = "make setup   (or: pip install -r requirements.txt)"
+SETUP = "make setup   (it installs requirements.lock)"
 SMALLER = ("use the offline profile, which needs no GPU (python -m utils.run --profile offline), or for the book "
            "profile a machine with more memory (on Colab: Runtime > Change runtime type > T4 GPU)")
 
@@ -28,18 +28,32 @@ def pins():
     return dict(line.strip().split("==") for line in lines if line.strip() and not line.startswith("#"))
 
 
+def locked():
+    """requirements.lock's entries that apply to this Python and platform, as {package: version}."""
+    from packaging.markers import Marker
+    entries = {}
+    for line in (assets.ROOT / "requirements.lock").read_text().splitlines():
+        if line[:1].isalnum():                     # "name==version ; marker \\" (hash and comment lines are indented)
+            requirement, _, marker = line.rstrip(" \\").partition(";")
+            if not marker.strip() or Marker(marker).evaluate():
+                name, version = requirement.strip().split("==")
+                entries[name] = version
+    return entries
+
+
 def _packages():
-    pinned_versions, rows = pins(), []
-    for name, pinned in pinned_versions.items():
+    expected, rows = {**locked(), **pins()}, []
+    for name, pinned in expected.items():
         try:
             installed = md.version(name)
         except md.PackageNotFoundError:
-            rows.append(("package", f"{name} is not installed (requirements.txt pins {pinned})", False, SETUP))
+            rows.append(("package", f"{name} is not installed (the lock pins {pinned})", False, SETUP))
             continue
         if installed.split("+")[0] != pinned:     # torch's local tag (+cpu, +cu121) is not part of the pin
-            rows.append(("package", f"{name} {installed} is installed, requirements.txt pins {pinned}", False, SETUP))
-    matching = len(pinned_versions) - len(rows)
-    return [("packages", f"{matching} of {len(pinned_versions)} pinned in requirements.txt match", True, None)] + rows
+            rows.append(("package", f"{name} {installed} is installed, the lock pins {pinned}", False, SETUP))
+    matching = len(expected) - len(rows)
+    return [("packages", f"{matching} of {len(expected)} in requirements.txt and requirements.lock match", True,
+             None)] + rows
 
 
 def _memory(device):
