@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup lock assets run test lint rehearse lab record colab doctor clean
+.PHONY: setup lock assets run test lint rehearse lab record colab colab-stack doctor clean
 
 setup: $(VENV)/.installed assets
 
@@ -65,6 +65,24 @@ lab: setup
 
 colab:            ## after changing utils/colab.py's REPO: regenerate badges, setup cells, colab/
 	$(BIN)/python -m utils.colab
+
+# Colab's versions (colab/colab-gpu-pip-freeze.txt) of every library the chapters import, plus what the Colab setup
+# cell installs, in a second environment; torch is the project's CPU build (Colab's is 2.11 with CUDA). Every chapter
+# then runs on the offline profile: exact outputs may differ from the recordings, the run must succeed.
+COLAB_VENV := .venv-colab
+$(COLAB_VENV)/.installed: $(VENV)/.installed colab/colab-gpu-pip-freeze.txt requirements.txt utils/colab.py
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(BIN)/python -m utils.colab stack build/colab-stack
+	$(COLAB_VENV)/bin/pip install --quiet $(TORCH_PIN) $(TORCH_INDEX_$(TORCH_BUILD)) 2>&1 | $(QUIET_PIP)
+	$(BIN)/uv pip install --python $(COLAB_VENV)/bin/python --quiet -r build/colab-stack/requirements.txt \
+	  -c build/colab-stack/constraints.txt
+	$(BIN)/uv pip install --python $(COLAB_VENV)/bin/python --quiet --no-deps -r build/colab-stack/no-deps.txt
+	$(BIN)/uv pip install --python $(COLAB_VENV)/bin/python --quiet --no-deps -e .
+	touch $@
+
+colab-stack: $(COLAB_VENV)/.installed   ## every chapter, offline, on Colab's library versions (into build/colab-stack/)
+	$(COLAB_VENV)/bin/python -m utils.assets install 2>&1 | $(QUIET_PIP)
+	$(OFFLINE) $(COLAB_VENV)/bin/python -m utils.run --profile offline --out build/colab-stack
 
 clean:
 	rm -rf build

@@ -78,3 +78,11 @@ def test_nbval_kernels_start_pinned():
     if numerics.is_x86():
         check_pinned(found)
     assert found["torch_threads"] == 1
+
+
+def test_numpy_before_2_4_gets_its_own_names_for_the_avx512_groups(monkeypatch):
+    import importlib.metadata as md
+    monkeypatch.setattr(md, "version", lambda name: {"numpy": "2.1.3"}[name])
+    assert "AVX512F" in numerics._numpy_avx512().split() and "X86_V4" not in numerics._numpy_avx512()
+    monkeypatch.setattr(md, "version", lambda name: {"numpy": "2.4.6"}[name])
+    assert numerics._numpy_avx512() == numerics.X86["NPY_DISABLE_CPU_FEATURES"]

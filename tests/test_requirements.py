@@ -4,6 +4,7 @@ import re
 import yaml
 
 from utils import doctor
+from utils import pins as utils_pins
 from utils.assets import ROOT
 
 
@@ -33,7 +34,8 @@ def test_environment_yml_installs_the_same_pins():
 def test_the_installed_environment_matches_the_pins():
     wrong = [text for label, text, ok, _ in doctor._packages() if not ok]      # the doctor's own comparison
     assert not wrong, f"installed versions differ from requirements.txt (run make setup): {wrong}"
-    assert doctor.pins() == pins(requirement_lines())
+    direct = pins(requirement_lines())
+    assert utils_pins.read() == {utils_pins.normalized(name): version for name, version in direct.items()}
 
 
 LOCK = (ROOT / "requirements.lock").read_text()
@@ -56,7 +58,7 @@ def test_the_lock_holds_every_pin_at_its_version_with_hashes_and_no_torch_build(
 
 
 def test_the_installed_environment_matches_the_lock():
-    locked = doctor.locked()
+    locked = utils_pins.locked()
     assert len(locked) > 2 * len(requirement_lines())                    # the transitive packages are there too
     assert {"jinja2", "pyyaml", "nbformat", "ipython"} <= set(locked)     # imported directly, pinned only here
     assert all(ok for _, _, ok, _ in doctor._packages())

@@ -13,7 +13,7 @@ import sys
 
 import torch
 
-from . import assets, models
+from . import assets, models, pins
 from .devices import dtype_for, resolve_device
 
 BOOK_MODEL, BOOK_PARAMETERS = "microsoft/Phi-3-mini-4k-instruct", 3.82e9   # the book profile's largest model
@@ -22,27 +22,8 @@ SMALLER = ("use the offline profile, which needs no GPU (python -m utils.run --p
            "profile a machine with more memory (on Colab: Runtime > Change runtime type > T4 GPU)")
 
 
-def pins():
-    """requirements.txt as {package: pinned version}."""
-    lines = (assets.ROOT / "requirements.txt").read_text().splitlines()
-    return dict(line.strip().split("==") for line in lines if line.strip() and not line.startswith("#"))
-
-
-def locked():
-    """requirements.lock's entries that apply to this Python and platform, as {package: version}."""
-    from packaging.markers import Marker
-    entries = {}
-    for line in (assets.ROOT / "requirements.lock").read_text().splitlines():
-        if line[:1].isalnum():                     # "name==version ; marker \\" (hash and comment lines are indented)
-            requirement, _, marker = line.rstrip(" \\").partition(";")
-            if not marker.strip() or Marker(marker).evaluate():
-                name, version = requirement.strip().split("==")
-                entries[name] = version
-    return entries
-
-
 def _packages():
-    expected, rows = {**locked(), **pins()}, []
+    expected, rows = {**pins.locked(), **pins.read()}, []
     for name, pinned in expected.items():
         try:
             installed = md.version(name)

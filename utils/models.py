@@ -111,7 +111,8 @@ def converted(model_id):
         if asset.format == "gguf-model":
             model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)
             model.hf_quantizer = None                      # the weights are already dequantized to fp32
-            del model.config.quantization_config
+            if hasattr(model.config, "quantization_config"):    # set by transformers 5.23, not by 5.15
+                del model.config.quantization_config
             model.save_pretrained(scratch)
         scratch.rename(target)
     finally:

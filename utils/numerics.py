@@ -19,6 +19,7 @@ _HASWELL = ("+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+f16c,+fma,+fxsr,+lzcnt,+m
 
 X86 = {
     # numpy's own loops: without this, AVX-512 machines use SVML's pow/exp/log, which round differently
+    # (numpy 2.4 names the AVX-512 groups X86_V4, ...; `_numpy_avx512()` gives older numpys' names)
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
     "OPENBLAS_CORETYPE": "Haswell",        # numpy's and scipy's OpenBLAS (PCA, logistic regression)
     "MKL_CBWR": "COMPATIBLE",              # torch's MKL matmuls: the one reproducible branch on Intel and AMD alike
@@ -33,9 +34,20 @@ def is_x86():
     return platform.machine().lower() in ("x86_64", "amd64")
 
 
+def _numpy_avx512():
+    """numpy's names for its AVX-512 dispatch groups: numpy before 2.4 (Colab's 2.1, say) ignores unknown names."""
+    import importlib.metadata as md
+    major, minor = (int(part) for part in md.version("numpy").split(".")[:2])
+    if (major, minor) >= (2, 4):
+        return X86["NPY_DISABLE_CPU_FEATURES"]
+    return "AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR"
+
+
 def pinned_env():
     """The environment variables to set before a chapter's kernel starts (they are read at library load)."""
-    return {**THREADS, **(X86 if is_x86() else {})}
+    if not is_x86():
+        return dict(THREADS)
+    return {**THREADS, **X86, "NPY_DISABLE_CPU_FEATURES": _numpy_avx512()}
 
 
 def platform_note():
