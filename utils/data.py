@@ -86,12 +86,13 @@ def load_playlists(name="yes_complete", base_url=YES_COMPLETE, seed=0):
     return playlists, songs
 
 
-def synthetic_playlists(n_playlists=3000, artists_per_genre=12, songs_per_artist=8, in_genre=0.9, seed=0):
+def synthetic_playlists(n_playlists=3000, artists_per_genre=12, songs_per_artist=8, mixed=0.6, hits=0.4, seed=0):
     """Seeded playlists with a known structure, a stand-in for the Yes.com data. Every genre of GENRES has its
-    artists, every artist its songs (made-up titles), each song a popularity within its genre. A playlist picks
-    one genre and two favourite artists of it; each of its 5-30 songs comes from the genre with probability
-    `in_genre` (a favourite artist's song a third of the time, otherwise a song drawn by popularity), else from
-    any other genre. Song ids are shuffled so that they say nothing about the genre."""
+    artists, every artist its songs (made-up titles), each song a popularity within its genre. A playlist has 5-30
+    songs. A share `mixed` of the playlists mixes two genres, the others keep to one; each song is, with
+    probability `hits`, one of the overall hits (drawn by popularity across all genres), else a song of one of the
+    playlist's genres: a favourite artist's (two per playlist) a third of the time, otherwise one drawn by
+    popularity. Song ids are shuffled so that they say nothing about the genre."""
     import numpy as np
     import pandas as pd
     rng = np.random.default_rng(seed)
@@ -109,24 +110,23 @@ def synthetic_playlists(n_playlists=3000, artists_per_genre=12, songs_per_artist
         "genre": np.repeat(GENRES, artists_per_genre * songs_per_artist),
     })
     ids, genre_of, artist_of = songs.id.to_numpy(), songs.genre.to_numpy(), songs.artist.to_numpy()
-    popularity = {}
-    for genre in GENRES:                    # Zipf-like popularity, in a random order within each genre
-        weights = 1 / (rng.permutation(int(np.sum(genre_of == genre))) + 1) ** 0.8
-        popularity[genre] = weights / weights.sum()
+    weights = 1 / (rng.permutation(n_songs) + 1) ** 0.8  # Zipf-like popularity, in a random order
+    overall = weights / weights.sum()
+    popularity = {genre: weights[genre_of == genre] / weights[genre_of == genre].sum() for genre in GENRES}
     playlists = []
     for _ in range(n_playlists):
-        genre = GENRES[rng.integers(len(GENRES))]
-        home = np.flatnonzero(genre_of == genre)
-        favourites = np.flatnonzero(np.isin(artist_of, rng.choice(np.unique(artist_of[home]), 2, replace=False)))
-        others = np.flatnonzero(genre_of != genre)
+        genres = rng.choice(GENRES, size=2 if rng.random() < mixed else 1, replace=False)
+        homes = [np.flatnonzero(genre_of == genre) for genre in genres]
+        favourites = np.flatnonzero(np.isin(artist_of, rng.choice(np.unique(artist_of[homes[0]]), 2, replace=False)))
         chosen = []
         for _ in range(rng.integers(5, 31)):
-            if rng.random() >= in_genre:
-                song = ids[rng.choice(others)]
+            if rng.random() < hits:
+                song = ids[rng.choice(n_songs, p=overall)]
             elif rng.random() < 1 / 3:
                 song = ids[rng.choice(favourites)]
             else:
-                song = ids[home[rng.choice(len(home), p=popularity[genre])]]
+                which = rng.integers(len(genres))
+                song = ids[homes[which][rng.choice(len(homes[which]), p=popularity[genres[which]])]]
             if song not in chosen:
                 chosen.append(song)
         playlists.append(chosen)
