@@ -248,7 +248,7 @@ def main(argv=None):
         print("building the stand-in caches ...", flush=True)
         env, stood = build(Path(root), notebooks)
         env = {**os.environ, **run.OFFLINE_ENV, **env}
-        plan = [(notebook, scaled_parameters(notebook)) for notebook in notebooks]
+        plan = [(notebook, run.with_output_dir(notebook, scaled_parameters(notebook), out)) for notebook in notebooks]
         rows = run.execute_all(plan, out, env, "book profile, rehearsed")
     text = report(rows, stood)
     (out / "report.md").write_text(text)

@@ -43,6 +43,26 @@ def record(**results):
     display({"text/plain": text, MIME: json.loads(json.dumps(results, default=str))}, raw=True)
 
 
+def output_folder(output_dir, chapter):
+    """The folder a chapter writes its files into (created): `output_dir`, or build/<chapter>/ of the companion when
+    it is None. A folder inside chapters/ is refused: the chapters stay as they are."""
+    folder = (Path(output_dir) if output_dir else ROOT / "build" / chapter).resolve()
+    if folder == CHAPTERS or CHAPTERS in folder.parents:
+        raise ValueError(f"output_dir {output_dir!r} is inside chapters/: choose a folder outside it (None gives "
+                         f"build/{chapter}/).")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def with_output_dir(notebook, chosen, out_dir):
+    """`chosen` plus output_dir = <out_dir>/<chapter> for a chapter that declares it, unless given or the default."""
+    folder = Path(out_dir).resolve() / notebook.stem
+    default = folder == ROOT / "build" / notebook.stem
+    if default or "output_dir" in chosen or "output_dir" not in params.declared(notebook):
+        return chosen
+    return {**chosen, "output_dir": str(folder)}
+
+
 def chapters(selection=()):
     """Chapter notebooks in order; `selection` holds stems or prefixes such as "ch01"."""
     found = sorted(CHAPTERS.glob("ch*.ipynb"))
@@ -198,7 +218,8 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, **(OFFLINE_ENV if args.profile == "offline" else {}))
 
-    plan = [(nb, chapter_parameters(nb, args.profile, args.parameter)) for nb in chapters(args.chapter)]
+    plan = [(nb, with_output_dir(nb, chapter_parameters(nb, args.profile, args.parameter), out_dir))
+            for nb in chapters(args.chapter)]
     rows = execute_all(plan, notebooks_dir, env, f"{args.profile} profile")
     text = report(rows, args.profile)
     (out_dir / "report.md").write_text(text)

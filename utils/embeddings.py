@@ -1,0 +1,82 @@
+"""Encode texts once: embeddings cached on disk, keyed by the model's weights and tokenizer and by the texts.
+
+    train_embeddings = cached_encode(model, texts, lambda texts: model.encode(texts, show_progress_bar=True))
+
+The first call runs the given encode function and stores the array; later calls (a restarted kernel, the second run
+of a chapter) load it. The key is a sha256 of the model's parameters, its tokenizer's vocabulary, its maximum
+sequence length, device and dtype, and of the texts, so a different model behind the same id (or the same model on
+another device) never gets another's embeddings. Each file is written atomically beside a small JSON record of its
+shape and sha256; a file that is cut short, damaged or does not match its record is reported and encoded afresh."""
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import assets
+
+FOLDER = assets.CACHE / "embeddings"
+
+
+def fingerprint(model):
+    """A sha256 of what decides a SentenceTransformer's output: its parameters, its tokenizer's vocabulary, its
+    maximum sequence length, device and dtype."""
+    import torch
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    tokenizer = getattr(model, "tokenizer", None)
+    vocab = sorted(tokenizer.get_vocab().items()) if tokenizer is not None else []
+    h.update(json.dumps([vocab, model.max_seq_length, str(model.device), str(next(model.parameters()).dtype)])
+             .encode())
+    return h.hexdigest()
+
+
+def texts_key(texts):
+    """A sha256 of the texts in their order."""
+    h = hashlib.sha256()
+    for text in texts:
+        h.update(hashlib.sha256(text.encode()).digest())
+    return h.hexdigest()
+
+
+def _load(array_file, record_file):
+    """The cached array, or None with the reason it cannot be used."""
+    if not array_file.exists():
+        return None, None
+    try:
+        record = json.loads(record_file.read_text())
+        array = np.load(array_file, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        return None, f"unreadable ({type(err).__name__}: {err})"
+    if list(array.shape) != record["shape"] or hashlib.sha256(array.tobytes()).hexdigest() != record["sha256"]:
+        return None, "it does not match its record (damaged or partly written)"
+    return array, None
+
+
+def cached_encode(model, texts, encode, folder=None):
+    """`encode(texts)` (an array, one row per text), stored under `folder` (default: .cache/embeddings/) the first
+    time and loaded from there afterwards. Says which it did."""
+    texts = list(texts)
+    folder = Path(folder or FOLDER)
+    key = hashlib.sha256((fingerprint(model) + texts_key(texts)).encode()).hexdigest()[:32]
+    array_file, record_file = folder / f"{key}.npy", folder / f"{key}.json"
+    array, problem = _load(array_file, record_file)
+    if array is not None:
+        print(f"{len(texts):,} embeddings loaded from the cache (.cache/embeddings/{key[:12]}…), not encoded again")
+        return array
+    if problem:
+        print(f"The cached embeddings .cache/embeddings/{key[:12]}… are {problem}: encoding again.")
+    array = np.asarray(encode(texts))
+    if array.shape[0] != len(texts):
+        raise ValueError(f"encode returned {array.shape[0]} rows for {len(texts)} texts")
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".npy", delete=False) as scratch:
+        np.save(scratch, array, allow_pickle=False)
+    record_file.write_text(json.dumps({"shape": list(array.shape), "dtype": str(array.dtype),
+                                       "sha256": hashlib.sha256(array.tobytes()).hexdigest()}))
+    os.replace(scratch.name, array_file)          # the array appears whole or not at all
+    return array
