@@ -3,14 +3,16 @@
     train_embeddings = cached_encode(model, texts, lambda texts: model.encode(texts, show_progress_bar=True))
 
 The first call runs the given encode function and stores the array; later calls (a restarted kernel, the second run
-of a chapter) load it. The key is a sha256 of the model's parameters, its tokenizer's vocabulary, its maximum
-sequence length, device and dtype, and of the texts, so a different model behind the same id (or the same model on
-another device) never gets another's embeddings. Each file is written atomically beside a small JSON record of its
-shape and sha256; a file that is cut short, damaged or does not match its record is reported and encoded afresh."""
+of a chapter) load it. The key is a sha256 of the model's parameters (names, shapes and a sample of each), its
+tokenizer's vocabulary, its maximum sequence length, device and dtype, and of the texts, so a different model
+behind the same id (or the same model on another device) never gets another's embeddings. Each file is written
+atomically beside a small JSON record of its shape and sha256; a file that is cut short, damaged or does not match
+its record is reported and encoded afresh."""
 import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +22,19 @@ from . import assets
 FOLDER = assets.CACHE / "embeddings"
 
 
-def fingerprint(model):
-    """A sha256 of what decides a SentenceTransformer's output: its parameters, its tokenizer's vocabulary, its
-    maximum sequence length, device and dtype."""
-    import torch
+def fingerprint(model, tokenizer=None):
+    """A sha256 of what decides a model's output: every parameter tensor's name and shape with an even sample of
+    4,096 of its values (another checkpoint of the same architecture changes them), the tokenizer's vocabulary
+    (`tokenizer`, else a SentenceTransformer's own), the maximum sequence length, device and dtype."""
     h = hashlib.sha256()
     for name, tensor in model.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    tokenizer = getattr(model, "tokenizer", None)
+        flat = tensor.detach().reshape(-1)
+        sample = flat[:: max(1, flat.numel() // 4096)].float().cpu().numpy()
+        h.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode() + sample.tobytes())
+    tokenizer = tokenizer or getattr(model, "tokenizer", None)
     vocab = sorted(tokenizer.get_vocab().items()) if tokenizer is not None else []
-    h.update(json.dumps([vocab, model.max_seq_length, str(model.device), str(next(model.parameters()).dtype)])
+    first = next(model.parameters())
+    h.update(json.dumps([vocab, getattr(model, "max_seq_length", None), str(first.device), str(first.dtype)])
              .encode())
     return h.hexdigest()
 
@@ -57,20 +61,25 @@ def _load(array_file, record_file):
     return array, None
 
 
-def cached_encode(model, texts, encode, folder=None):
+def cached_encode(model, texts, encode, tokenizer=None, what="embeddings", folder=None):
     """`encode(texts)` (an array, one row per text), stored under `folder` (default: .cache/embeddings/) the first
-    time and loaded from there afterwards. Says which it did."""
+    time and loaded from there afterwards; says which it did. `what` names what `encode` computes (it is part of
+    the key, so other arrays of the same model and texts, such as a language model's label scores, get their own
+    files); `tokenizer` is the model's when the model does not carry one."""
     texts = list(texts)
     folder = Path(folder or FOLDER)
-    key = hashlib.sha256((fingerprint(model) + texts_key(texts)).encode()).hexdigest()[:32]
+    key = hashlib.sha256((fingerprint(model, tokenizer) + what + texts_key(texts)).encode()).hexdigest()[:32]
     array_file, record_file = folder / f"{key}.npy", folder / f"{key}.json"
     array, problem = _load(array_file, record_file)
     if array is not None:
-        print(f"{len(texts):,} embeddings loaded from the cache (.cache/embeddings/{key[:12]}…), not encoded again")
+        print(f"{len(texts):,} rows of {what} loaded from the cache (.cache/embeddings/{key[:12]}…), not encoded again")
         return array
     if problem:
-        print(f"The cached embeddings .cache/embeddings/{key[:12]}… are {problem}: encoding again.")
+        print(f"The cached {what} .cache/embeddings/{key[:12]}… are {problem}: computing them again.")
+    start = time.perf_counter()
     array = np.asarray(encode(texts))
+    print(f"{what} of {len(texts):,} texts computed in {time.perf_counter() - start:.1f} s and cached "
+          f"(.cache/embeddings/{key[:12]}…)")
     if array.shape[0] != len(texts):
         raise ValueError(f"encode returned {array.shape[0]} rows for {len(texts)} texts")
     folder.mkdir(parents=True, exist_ok=True)

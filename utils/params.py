@@ -8,7 +8,7 @@ import re
 import types
 import typing
 
-from . import assets, data
+from . import assets, classify, data
 
 DEVICE = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
 
@@ -45,7 +45,7 @@ def _range_problem(name, value):
             return f"a {'non-negative' if name == 'seed' else 'positive'} number"
         if isinstance(item, str) and not item.strip():
             return "a non-empty text"
-        if isinstance(item, str) and assets.is_offline_name(item) and item not in data.GENERATED:
+        if isinstance(item, str) and assets.is_offline_name(item) and item not in data.GENERATED | classify.GENERATED:
             try:
                 assets.get(item)
             except assets.AssetError as err:

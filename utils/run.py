@@ -31,7 +31,8 @@ MIME = "application/vnd.hollm.results+json"
 # every kernel that executes a chapter offline starts with this: the runner, `make record` and the nbval replays
 # (tests/conftest.py); the Hub is off, the float kernels are pinned (utils/numerics.py), and the libraries' own
 # progress bars are off: their widgets would be stored at 0% (a reader in JupyterLab or Colab still sees them)
-OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+HEADLESS = {"HOLLM_HEADLESS": "1"}   # set for every kernel the runner, `make record` and nbval start (see progress())
+OFFLINE_ENV = {**HEADLESS, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
                "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0", **numerics.pinned_env()}
 
@@ -61,6 +62,25 @@ def with_output_dir(notebook, chosen, out_dir):
     if default or "output_dir" in chosen or "output_dir" not in params.declared(notebook):
         return chosen
     return {**chosen, "output_dir": str(folder)}
+
+
+def headless():
+    """True in a kernel started by the runner, `make record` or nbval (HOLLM_HEADLESS=1), False for a reader."""
+    return os.environ.get("HOLLM_HEADLESS") == "1"
+
+
+def progress(iterable, desc, total=None, unit="batches"):
+    """A progress bar (tqdm.auto) for a reader in JupyterLab or Colab; in a headless run one line when the loop is
+    done instead, so that recordings keep no bar frozen at 0%."""
+    if not headless():
+        from tqdm.auto import tqdm
+        yield from tqdm(iterable, desc=desc, total=total)
+        return
+    start, count = time.perf_counter(), 0
+    for item in iterable:
+        count += 1
+        yield item
+    print(f"{desc}: {count:,} {unit} in {time.perf_counter() - start:.1f} s")
 
 
 def chapters(selection=()):
@@ -216,7 +236,7 @@ def main(argv=None):
         raise SystemExit(f"Unknown profile {args.profile!r}: use 'book' or one of "
                          f"{sorted(p.name for p in PROFILES.iterdir() if p.is_dir())}.")
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, **(OFFLINE_ENV if args.profile == "offline" else {}))
+    env = dict(os.environ, **(OFFLINE_ENV if args.profile == "offline" else HEADLESS))
 
     plan = [(nb, with_output_dir(nb, chapter_parameters(nb, args.profile, args.parameter), out_dir))
             for nb in chapters(args.chapter)]
