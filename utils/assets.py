@@ -20,6 +20,7 @@ from pathlib import Path
 PREFIX = "offline:"
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("HOLLM_CACHE", ROOT / ".cache"))
+COMPUTED = Path(os.environ.get("HOLLM_COMPUTED", CACHE))   # what chapters compute once (embeddings, stand-ins)
 INSTALL_HINT = "python -m utils.assets install   (or: make assets)"
 
 

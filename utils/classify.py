@@ -10,7 +10,7 @@ import numpy as np
 
 from . import assets
 
-STAND_INS = assets.CACHE / "stand-ins"
+STAND_INS = assets.COMPUTED / "stand-ins"
 SENTIMENT_STAND_IN = "offline:minilm-sentiment-head"   # made by sentiment_stand_in(), not a catalogue asset
 GENERATED = {SENTIMENT_STAND_IN}
 
@@ -49,7 +49,7 @@ def sentiment_stand_in(texts, labels, seed=42, encoder="offline:all-minilm-l6-v2
     key = _folder_key(encoder_folder, hashlib.sha256("\n".join(texts).encode()).hexdigest(), labels, seed)
     target = Path(folder or STAND_INS) / f"sentiment-head-{key}"
     if (target / "config.json").exists():
-        print(f"stand-in loaded from the cache (.cache/stand-ins/{target.name}), not trained again")
+        print(f"[cache] stand-in loaded from the cache ({target.parent.name}/{target.name}), not trained again")
         return target
     tokenizer = AutoTokenizer.from_pretrained(encoder_folder)
     encoder = AutoModel.from_pretrained(encoder_folder).eval()
@@ -81,7 +81,7 @@ def sentiment_stand_in(texts, labels, seed=42, encoder="offline:all-minilm-l6-v2
         scratch.rename(target)                     # appears whole or not at all
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(f"stand-in trained on {len(texts):,} reviews and saved to .cache/stand-ins/{target.name}")
+    print(f"[cache] stand-in trained on {len(texts):,} reviews and saved to {target.parent.name}/{target.name}")
     return target
 
 

@@ -7,7 +7,7 @@ of a chapter) load it. The key is a sha256 of the model's parameters (names, sha
 tokenizer's vocabulary, its maximum sequence length, device and dtype, and of the texts, so a different model
 behind the same id (or the same model on another device) never gets another's embeddings. Each file is written
 atomically beside a small JSON record of its shape and sha256; a file that is cut short, damaged or does not match
-its record is reported and encoded afresh."""
+its record is reported and encoded afresh. What it says starts with "[cache]" (see `utils.run.progress`)."""
 import hashlib
 import json
 import os
@@ -19,7 +19,7 @@ import numpy as np
 
 from . import assets
 
-FOLDER = assets.CACHE / "embeddings"
+FOLDER = assets.COMPUTED / "embeddings"
 
 
 def fingerprint(model, tokenizer=None):
@@ -72,13 +72,13 @@ def cached_encode(model, texts, encode, tokenizer=None, what="embeddings", folde
     array_file, record_file = folder / f"{key}.npy", folder / f"{key}.json"
     array, problem = _load(array_file, record_file)
     if array is not None:
-        print(f"{len(texts):,} rows of {what} loaded from the cache (.cache/embeddings/{key[:12]}…), not encoded again")
+        print(f"[cache] {len(texts):,} rows of {what} loaded from .cache/embeddings/{key[:12]}…, not computed again")
         return array
     if problem:
-        print(f"The cached {what} .cache/embeddings/{key[:12]}… are {problem}: computing them again.")
+        print(f"[cache] The cached {what} .cache/embeddings/{key[:12]}… are {problem}: computing them again.")
     start = time.perf_counter()
     array = np.asarray(encode(texts))
-    print(f"{what} of {len(texts):,} texts computed in {time.perf_counter() - start:.1f} s and cached "
+    print(f"[cache] {what} of {len(texts):,} texts computed in {time.perf_counter() - start:.1f} s and cached "
           f"(.cache/embeddings/{key[:12]}…)")
     if array.shape[0] != len(texts):
         raise ValueError(f"encode returned {array.shape[0]} rows for {len(texts)} texts")

@@ -26,7 +26,8 @@ import yaml
 from . import assets, data, models, params, run
 
 COMMIT = "0" * 40                                          # refs/main of every stand-in repository
-TINY = {"google/flan-t5-small": "t5", "bert-base-cased": "bert", "facebook/galactica-1.3b": "opt"}
+TINY = {"google/flan-t5-small": "t5", "bert-base-cased": "bert", "facebook/galactica-1.3b": "opt",
+        "cardiffnlp/twitter-roberta-base-sentiment-latest": "roberta-sentiment"}
 KINDS = ("model", "tokenizer", "vectors", "dataset", "playlists", "songs")
 
 # a sitecustomize for the rehearsal's kernels: any connection beyond this machine fails at once
@@ -43,12 +44,14 @@ socket.socket.connect = _local_only
 
 def book_ids(notebook):
     """kind -> book ids that the chapter's default parameters name: models, tokenizers, word vectors, datasets and
-    playlists, by the naming convention of the parameters (`*_model`, `*_tokenizer(s)`, ...)."""
+    playlists, by the naming convention of the parameters (`*_model`, `*_tokenizer(s)`, ...; `openai_model` names
+    an API model, not a Hub id)."""
     kinds = {kind: set() for kind in KINDS}
     for name, p in params.declared(notebook).items():
         value = ast.literal_eval(p["default"])
         values = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
-        kind = ("model" if name.endswith("_model") else "tokenizer" if name.endswith(("_tokenizer", "_tokenizers"))
+        kind = ("model" if name.endswith("_model") and name != "openai_model"
+                else "tokenizer" if name.endswith(("_tokenizer", "_tokenizers"))
                 else "vectors" if name == "word_vectors" else "dataset" if name.endswith("_dataset")
                 else "playlists" if name == "playlist_data" else "songs" if name == "seed_songs" else None)
         if kind:
@@ -90,9 +93,10 @@ def hub_repo(hub_cache, repo_id, source):
     (repo / "refs" / "main").write_text(COMMIT)
 
 
-def tiny_model(kind, folder):
-    """A tiny model of the family `kind` ("t5", "bert", "opt") with a tiny tokenizer trained here, saved to
-    `folder`. It loads like the real one; its outputs are meaningless."""
+def tiny_model(kind, folder, labels=("negative", "neutral", "positive")):
+    """A tiny model of the family `kind` ("t5", "bert", "opt", or "roberta-sentiment": a RoBERTa sequence
+    classifier whose label ids are `labels` in that order, as cardiffnlp's sentiment models have them) with a tiny
+    tokenizer trained here, saved to `folder`. It loads like the real one; its outputs are meaningless."""
     from gensim.test.utils import datapath
     from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
     from tokenizers import models as tmodels
@@ -103,6 +107,8 @@ def tiny_model(kind, folder):
         OPTConfig,
         OPTForCausalLM,
         PreTrainedTokenizerFast,
+        RobertaConfig,
+        RobertaForSequenceClassification,
         T5Config,
         T5ForConditionalGeneration,
         T5TokenizerFast,
@@ -136,6 +142,20 @@ def tiny_model(kind, folder):
                                             bos_token="</s>")
         model = OPTForCausalLM(OPTConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
                                          ffn_dim=64, num_attention_heads=2, word_embed_proj_dim=32))
+    elif kind == "roberta-sentiment":
+        special = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+        tok = Tokenizer(tmodels.BPE(unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+        tok.decoder = decoders.ByteLevel()
+        tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=500, special_tokens=special,
+                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+        tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", pad_token="<pad>",
+                                            eos_token="</s>", unk_token="<unk>", mask_token="<mask>",
+                                            model_max_length=128)
+        model = RobertaForSequenceClassification(RobertaConfig(
+            vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=64, max_position_embeddings=130, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+            id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)}))
     else:
         raise ValueError(f"no tiny model of kind {kind!r}")
     tokenizer.save_pretrained(folder)
@@ -193,7 +213,7 @@ def build(root, notebooks):
     book id / kind / stand-in) for the report."""
     env = {"HF_HOME": str(root / "hf"), "HF_HUB_CACHE": str(root / "hf" / "hub"),
            "HF_DATASETS_CACHE": str(root / "hf" / "datasets"), "GENSIM_DATA_DIR": str(root / "gensim-data"),
-           "HOLLM_DOWNLOADS": str(root / "downloads"),
+           "HOLLM_DOWNLOADS": str(root / "downloads"), "HOLLM_COMPUTED": str(root / "computed"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(root / "site"), os.environ.get("PYTHONPATH")]))}
     (root / "site").mkdir(parents=True)
     (root / "site" / "sitecustomize.py").write_text(NO_NETWORK)

@@ -71,7 +71,8 @@ def headless():
 
 def progress(iterable, desc, total=None, unit="batches"):
     """A progress bar (tqdm.auto) for a reader in JupyterLab or Colab; in a headless run one line when the loop is
-    done instead, so that recordings keep no bar frozen at 0%."""
+    done instead, so that recordings keep no bar frozen at 0%. The line starts with "[progress]": nbval compares
+    recordings without such lines (tests/nbval_sanitize.cfg), since a result loaded from the cache has none."""
     if not headless():
         from tqdm.auto import tqdm
         yield from tqdm(iterable, desc=desc, total=total)
@@ -80,7 +81,7 @@ def progress(iterable, desc, total=None, unit="batches"):
     for item in iterable:
         count += 1
         yield item
-    print(f"{desc}: {count:,} {unit} in {time.perf_counter() - start:.1f} s")
+    print(f"[progress] {desc}: {count:,} {unit} in {time.perf_counter() - start:.1f} s")
 
 
 def chapters(selection=()):
