@@ -32,6 +32,36 @@ def load_movie_reviews(name="rotten_tomatoes", seed=42):
     return datasets.DatasetDict(train=first["train"], validation=second["train"], test=second["test"])
 
 
+def load_abstracts(name="maartengr/arxiv_nlp", n_documents=None, seed=42, title_words=8):
+    """(documents, titles, labels) in the shape chapter 5 uses. "maartengr/arxiv_nlp": the book's 44,949 arXiv
+    cs.CL abstracts and titles (`load_dataset(name)["train"]`, columns Abstracts and Titles); labels None, the data
+    has none. "offline:20newsgroups" (or "offline:reuters-r8"): the training posts of that labelled corpus (lower
+    case, letters only, as packaged), posts under 20 words dropped; their labels are the newsgroups, their titles
+    the first `title_words` words (the corpus has no titles). `n_documents`: a seeded sample of that many, in the
+    same proportions per label (None: all)."""
+    if not assets.is_offline_name(name):
+        import datasets
+        rows = datasets.load_dataset(require_hub(name, "dataset"))["train"]
+        if n_documents is not None:
+            rows = rows.shuffle(seed=seed).select(range(min(n_documents, len(rows))))
+        return list(rows["Abstracts"]), list(rows["Titles"]), None
+    import csv
+
+    import pandas as pd
+    key, asset = assets.get(name)
+    if asset.format != "orange-tab":
+        raise ValueError(f"{name!r} is not a labelled text corpus; use 'offline:20newsgroups' or 'offline:reuters-r8'")
+    train = next(file for file in asset.files if file.endswith("-train.tab"))
+    posts = pd.read_csv(assets.path(name, train), sep="\t", skiprows=[1, 2], quoting=csv.QUOTE_NONE, dtype=str,
+                        keep_default_na=False)
+    posts = posts[posts["Text"].str.split().str.len() >= 20].reset_index(drop=True)
+    if n_documents is not None and n_documents < len(posts):
+        from sklearn.model_selection import train_test_split
+        posts, _ = train_test_split(posts, train_size=n_documents, stratify=posts["Category"], random_state=seed)
+    titles = [" ".join(text.split()[:title_words]) + " …" for text in posts["Text"]]
+    return posts["Text"].tolist(), titles, posts["Category"].tolist()
+
+
 YES_COMPLETE = "https://storage.googleapis.com/maps-premium/dataset/yes_complete/"
 DOWNLOADS = Path(os.environ.get("HOLLM_DOWNLOADS", assets.CACHE / "downloads"))   # data fetched once, then reused
 SYNTHETIC_PLAYLISTS = "offline:synthetic-playlists"

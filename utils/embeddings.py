@@ -61,25 +61,27 @@ def _load(array_file, record_file):
     return array, None
 
 
-def cached_encode(model, texts, encode, tokenizer=None, what="embeddings", folder=None):
+def cached_encode(model, texts, encode, tokenizer=None, what="embeddings", folder=None, verbose=True):
     """`encode(texts)` (an array, one row per text), stored under `folder` (default: .cache/embeddings/) the first
     time and loaded from there afterwards; says which it did. `what` names what `encode` computes (it is part of
     the key, so other arrays of the same model and texts, such as a language model's label scores, get their own
-    files); `tokenizer` is the model's when the model does not carry one."""
+    files); `tokenizer` is the model's when the model does not carry one; `verbose=False` says nothing."""
     texts = list(texts)
     folder = Path(folder or FOLDER)
     key = hashlib.sha256((fingerprint(model, tokenizer) + what + texts_key(texts)).encode()).hexdigest()[:32]
     array_file, record_file = folder / f"{key}.npy", folder / f"{key}.json"
     array, problem = _load(array_file, record_file)
     if array is not None:
-        print(f"[cache] {len(texts):,} rows of {what} loaded from .cache/embeddings/{key[:12]}…, not computed again")
+        if verbose:
+            print(f"[cache] {len(texts):,} rows of {what} loaded from .cache/embeddings/{key[:12]}…, not computed")
         return array
-    if problem:
+    if problem and verbose:
         print(f"[cache] The cached {what} .cache/embeddings/{key[:12]}… are {problem}: computing them again.")
     start = time.perf_counter()
     array = np.asarray(encode(texts))
-    print(f"[cache] {what} of {len(texts):,} texts computed in {time.perf_counter() - start:.1f} s and cached "
-          f"(.cache/embeddings/{key[:12]}…)")
+    if verbose:
+        print(f"[cache] {what} of {len(texts):,} texts computed in {time.perf_counter() - start:.1f} s and cached "
+              f"(.cache/embeddings/{key[:12]}…)")
     if array.shape[0] != len(texts):
         raise ValueError(f"encode returned {array.shape[0]} rows for {len(texts)} texts")
     folder.mkdir(parents=True, exist_ok=True)

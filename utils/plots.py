@@ -1,4 +1,5 @@
-"""Figures shared by the chapters: word labels beside points that do not overlap each other."""
+"""Figures shared by the chapters: word labels beside points that do not overlap each other, and interactive
+plotly figures that stay out of the recordings."""
 
 OFFSETS = [(5, 4), (5, -11), (-5, 4), (-5, -11), (5, 14), (-5, -21), (5, -21), (-5, 14), (12, -3), (-12, -3)]
 
@@ -17,3 +18,19 @@ def label_points(ax, points, fontsize=9):
                 break
             text.remove()
         placed.append(box)
+
+
+def show_interactive(fig, path):
+    """A plotly figure: shown below the cell for a reader in JupyterLab or Colab; in a headless run (the runner,
+    `make record`, nbval) written to `path` as a self-contained HTML file instead, and the file named, so that
+    recordings carry no multi-MB figure data."""
+    from pathlib import Path
+
+    from .run import ROOT, headless
+    if not headless():
+        fig.show()
+        return
+    path = Path(path)
+    fig.write_html(path, include_plotlyjs=True)
+    print(f"[figure] {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name} "
+          f"(open it in a browser; {len(fig.data)} traces)")

@@ -179,9 +179,15 @@ def gensim_vectors(data_dir, name, source):
 
 def cached_dataset(datasets_cache, name, source):
     """datasets' own cache of a prepared dataset `name` (what `load_dataset(name)` reads with the Hub off), built
-    from the stand-in DatasetDict."""
+    from the stand-in: movie reviews (a DatasetDict like rotten_tomatoes') or a labelled corpus (one train split
+    with the columns Abstracts and Titles, like maartengr/arxiv_nlp)."""
+    import datasets
     from datasets.packaged_modules.parquet.parquet import Parquet
-    splits = data.load_movie_reviews(source)
+    if assets.get(source)[1].format == "orange-tab":
+        documents, titles, _ = data.load_abstracts(source)
+        splits = datasets.DatasetDict(train=datasets.Dataset.from_dict({"Abstracts": documents, "Titles": titles}))
+    else:
+        splits = data.load_movie_reviews(source)
     with tempfile.TemporaryDirectory() as scratch:
         files = {}
         for split, table in splits.items():
@@ -192,6 +198,9 @@ def cached_dataset(datasets_cache, name, source):
         builder.download_and_prepare()
     for config in (Path(datasets_cache) / name.replace("/", "___")).glob(f"{builder.config.name}-*"):
         config.rename(config.with_name(builder.config.name))   # datasets reads a cache of no extra options by name
+    # datasets names the files of "org/x" x-<split>.arrow
+    for arrow in (Path(datasets_cache) / name.replace("/", "___")).rglob(f"{builder.dataset_name}-*.arrow"):
+        arrow.rename(arrow.with_name(arrow.name.replace(builder.dataset_name, name.split("/")[-1], 1)))
 
 
 def yes_playlists(folder, song_ids, seed=0):

@@ -31,7 +31,8 @@ MIME = "application/vnd.hollm.results+json"
 # every kernel that executes a chapter offline starts with this: the runner, `make record` and the nbval replays
 # (tests/conftest.py); the Hub is off, the float kernels are pinned (utils/numerics.py), and the libraries' own
 # progress bars are off: their widgets would be stored at 0% (a reader in JupyterLab or Colab still sees them)
-HEADLESS = {"HOLLM_HEADLESS": "1"}   # set for every kernel the runner, `make record` and nbval start (see progress())
+HEADLESS = {"HOLLM_HEADLESS": "1", "TQDM_DISABLE": "1"}   # every kernel the runner, `make record` and nbval start:
+# progress() prints one line, and libraries' own tqdm bars (datamapplot's, ...) stay off, not stored half-drawn
 OFFLINE_ENV = {**HEADLESS, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
                "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0", **numerics.pinned_env()}

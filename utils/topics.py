@@ -1,0 +1,70 @@
+"""Chapter 5's plumbing: BERTopic's LLM topic labels from an encoder-decoder (Flan-T5) under transformers 5, and
+c-TF-IDF recomputed by hand from a topic model's bag of words."""
+import json
+
+import numpy as np
+from bertopic.representation import TextGeneration
+
+
+class Seq2SeqGeneration(TextGeneration):
+    """BERTopic's `TextGeneration` for an encoder-decoder model such as Flan-T5. transformers 5 removed the
+    `text2text-generation` pipeline that the book passes to `TextGeneration`, which only accepts a pipeline; this
+    class keeps everything else of `TextGeneration` (the representative documents, their truncation, the prompt
+    with its [DOCUMENTS] and [KEYWORDS] slots, `prompts_`) and answers each prompt with `model.generate`
+    (greedy)."""
+
+    def __init__(self, model, tokenizer, prompt=None, max_new_tokens=20, nr_docs=4, diversity=None, doc_length=None,
+                 doc_tokenizer=None):
+        from bertopic.representation._textgeneration import DEFAULT_PROMPT
+        from bertopic.representation._utils import validate_truncate_document_parameters
+        if not getattr(model.config, "is_encoder_decoder", False):
+            raise ValueError("Seq2SeqGeneration takes an encoder-decoder model (such as Flan-T5); for a decoder-only "
+                             "model use bertopic's TextGeneration with a text-generation pipeline")
+        self.seq2seq, self.seq2seq_tokenizer, self.max_new_tokens = model, tokenizer, max_new_tokens
+        self.model = self.answer                  # what TextGeneration.extract_topics calls as its pipeline
+        self.prompt, self.default_prompt_ = prompt or DEFAULT_PROMPT, DEFAULT_PROMPT
+        self.pipeline_kwargs, self.nr_docs, self.diversity = {}, nr_docs, diversity
+        self.doc_length, self.tokenizer = doc_length, doc_tokenizer
+        validate_truncate_document_parameters(self.tokenizer, self.doc_length)
+        self.prompts_ = []
+
+    def answer(self, prompt, **kwargs):
+        """The model's answer to one prompt, as a pipeline gives it: [{"generated_text": ...}]."""
+        import torch
+        inputs = self.seq2seq_tokenizer(prompt, return_tensors="pt", truncation=True).to(self.seq2seq.device)
+        with torch.no_grad():
+            out = self.seq2seq.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+        return [{"generated_text": self.seq2seq_tokenizer.decode(out[0], skip_special_tokens=True).strip()}]
+
+
+def with_cached_answers(representation, model, tokenizer):
+    """`representation` (a TextGeneration) with each answer of its pipeline stored on disk the first time and
+    reused afterwards (`utils.embeddings.cached_encode`, keyed by the model's weights, the prompt and the generation
+    settings), so that a second run of the chapter does not generate the same labels again."""
+    from .embeddings import cached_encode
+    generate = representation.model
+
+    def answer(prompt, **kwargs):
+        key = prompt + json.dumps(kwargs, sort_keys=True)
+        text = cached_encode(model, [key], lambda _: np.array([generate(prompt, **kwargs)[0]["generated_text"]]),
+                             tokenizer=tokenizer, what="generated text", verbose=False)
+        return [{"generated_text": str(text[0])}]
+    representation.model = answer
+    return representation
+
+
+def ctfidf_by_hand(topic_model, documents, topics):
+    """c-TF-IDF weights of every topic, recomputed from the topic model's own vectorizer: all documents of a topic
+    joined into one, word counts per topic (tf), then weight = tf / words in the topic * log(1 + A / f), where f is
+    a word's count over all topics and A the average number of words per topic, rounded down (BERTopic's
+    ClassTfidfTransformer with its defaults; the book's formula). Returns (topic ids, the vocabulary, the weights:
+    topics x words)."""
+    import pandas as pd
+    frame = pd.DataFrame({"Document": documents, "Topic": topics})
+    joined = frame.groupby("Topic", as_index=False).agg({"Document": " ".join})
+    cleaned = topic_model._preprocess_text(joined["Document"].values)           # BERTopic's own clean-up
+    counts = topic_model.vectorizer_model.transform(cleaned).toarray().astype(float)
+    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    average_words = int(counts.sum(axis=1).mean())                              # BERTopic rounds it down
+    idf = np.log(1 + average_words / np.maximum(counts.sum(axis=0), 1))
+    return joined["Topic"].tolist(), topic_model.vectorizer_model.get_feature_names_out(), tf * idf
