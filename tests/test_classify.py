@@ -2,6 +2,9 @@
 (a RoBERTa sentiment pipeline's labels, seq2seq generate, the OpenAI call against a local server) and the offline
 stand-in, the label-word scores, the F1 bootstrap and the embedding cache."""
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -129,10 +132,12 @@ def test_progress_is_one_line_when_headless_and_a_bar_for_a_reader(monkeypatch, 
     monkeypatch.setenv("HOLLM_HEADLESS", "1")
     assert list(run.progress(range(3), "work", unit="steps")) == [0, 1, 2]
     assert capsys.readouterr().out.startswith("[progress] work: 3 steps in ")
-    monkeypatch.delenv("HOLLM_HEADLESS")
-    assert list(run.progress(range(3), "work")) == [0, 1, 2]
-    captured = capsys.readouterr()
-    assert "work: 3 batches" not in captured.out and "3/3" in captured.err
+    # a reader's kernel has neither HOLLM_HEADLESS nor the TQDM_DISABLE that headless kernels (and this test process)
+    # set, and tqdm reads the latter when it is imported: so a fresh interpreter with a reader's environment
+    reader = {k: v for k, v in os.environ.items() if k not in run.HEADLESS}
+    code = "from utils import run; print(list(run.progress(range(3), 'work')))"
+    done = subprocess.run([sys.executable, "-c", code], env=reader, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[0, 1, 2]" and "work: 3 batches" not in done.stdout and "3/3" in done.stderr
 
 
 def test_a_first_run_and_a_cached_run_compare_equal_under_the_sanitizer(embedder, tmp_path, monkeypatch, capsys):
