@@ -1,5 +1,9 @@
 """Tests run the offline profile: no Hub, stable hashing and pinned float kernels in the kernels nbval starts."""
+import json
 import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -66,3 +70,45 @@ def tiny_chapters(tmp_path, monkeypatch):
         (folder / "profiles" / "offline" / f"{stem}.yaml").write_text(offline)
         return folder
     return write
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """Answers chat completions on 127.0.0.1 the way the API does: with `reply`, a 401, a 429 or not at all."""
+    mode, reply, requests = "ok", "1", []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append(body)
+        if self.mode == "silent":
+            time.sleep(3)
+            return
+        status, payload = {
+            "ok": (200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": self.reply}}]}),
+            "refused": (401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
+                                        "code": "invalid_api_key"}}),
+            "limited": (429, {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}),
+        }[self.mode]
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("retry-after-ms", "10")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fake_openai(monkeypatch):
+    """A FakeOpenAI server on 127.0.0.1 (mode "ok" until a test sets another), the OpenAI client pointed at it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    FakeOpenAI.mode, FakeOpenAI.reply, FakeOpenAI.requests = "ok", "1", []
+    yield FakeOpenAI
+    server.shutdown()

@@ -1,14 +1,12 @@
 """Chapter 4's plumbing on real (tiny or packaged) models: the book-profile paths that the offline run cannot reach
 (a RoBERTa sentiment pipeline's labels, seq2seq generate, the OpenAI call against a local server) and the offline
 stand-in, the label-word scores, the F1 bootstrap and the embedding cache."""
-import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import nbformat
 import numpy as np
 import pytest
 import torch
@@ -61,6 +59,12 @@ def test_batched_generate_gives_each_prompt_its_own_answer(tiny, kind):
     batched = classify.generate_batched(model, tokenizer, prompts, max_new_tokens=4, batch_size=2)
     alone = classify.generate_batched(model, tokenizer, prompts, max_new_tokens=4, batch_size=1)
     assert batched == alone and len(batched) == 3 and all(isinstance(a, str) for a in batched)
+    # and each is what the plain call gives for that prompt on its own: the new tokens only, special tokens dropped
+    for prompt, answer in zip(prompts, batched):
+        ids = tokenizer(prompt, return_tensors="pt")
+        out = model.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)[0]
+        new = out if model.config.is_encoder_decoder else out[ids["input_ids"].shape[1]:]
+        assert answer == tokenizer.decode(new, skip_special_tokens=True)
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +212,11 @@ def test_a_damaged_or_partial_cache_file_is_rebuilt_not_used(embedder, tmp_path,
     array_file.write_bytes(bytes(flipped))
     assert np.array_equal(embeddings.cached_encode(embedder, texts, embedder.encode, folder=tmp_path), good)
     assert "does not match its record" in capsys.readouterr().out
+    [record_file] = tmp_path.glob("*.json")
+    for record in ("{}", "[1, 2]", "not json"):                                      # a record that says nothing
+        record_file.write_text(record)
+        assert np.array_equal(embeddings.cached_encode(embedder, texts, embedder.encode, folder=tmp_path), good)
+        assert "are unreadable" in capsys.readouterr().out
 
 
 def test_another_model_behind_the_same_name_gets_its_own_cache(embedder, tmp_path):
@@ -226,47 +235,6 @@ def test_another_model_behind_the_same_name_gets_its_own_cache(embedder, tmp_pat
 
 # the OpenAI section against a local server ---------------------------------------------------------------------------
 
-class FakeOpenAI(BaseHTTPRequestHandler):
-    """Answers chat completions on 127.0.0.1 the way the API does: with a reply, a 401, a 429 or not at all."""
-    mode, requests = "ok", []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append(body)
-        if self.mode == "silent":
-            time.sleep(3)
-            return
-        status, payload = {
-            "ok": (200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": "1"}}]}),
-            "refused": (401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
-                                        "code": "invalid_api_key"}}),
-            "limited": (429, {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}),
-        }[self.mode]
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("retry-after-ms", "10")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def fake_openai(monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
-    monkeypatch.setenv(openai_api.KEY, "sk-test-not-a-real-key")
-    FakeOpenAI.requests = []
-    yield FakeOpenAI
-    server.shutdown()
-
-
 def _ask(client):
     reply = client.chat.completions.create(model="gpt-3.5-turbo-0125", temperature=0,
                                            messages=[{"role": "user", "content": "a fine film"}])
@@ -279,9 +247,30 @@ def test_without_a_key_the_section_is_skipped_with_a_reason(monkeypatch, capsys)
     assert "Skipped: OPENAI_API_KEY is not set" in capsys.readouterr().out
 
 
-def test_a_call_reaches_the_server_with_the_books_settings(fake_openai):
-    assert _ask(openai_api.openai_client(timeout_s=5, max_retries=0)) == "1"
-    assert fake_openai.requests[0]["temperature"] == 0
+def _chapter_cell(defining):
+    """The source of the chapter 4 cell that defines the function `defining`."""
+    chapter = nbformat.read(run.CHAPTERS / "ch04_text_classification.ipynb", as_version=4)
+    [cell] = [c for c in chapter.cells if c.cell_type == "code" and f"def {defining}(" in c.source]
+    return cell.source
+
+
+def test_the_chapters_chatgpt_call_sends_the_books_prompt_and_maps_the_reply(fake_openai):
+    chapter = {"openai_model": "gpt-3.5-turbo-0125"}
+    exec(_chapter_cell("chatgpt_generation"), chapter)          # the chapter's own function, not a copy
+    client = openai_api.openai_client(timeout_s=5, max_retries=0)
+    review = "unpretentious , charming , quirky , original"
+    reply = chapter["chatgpt_generation"](client, review)
+    assert reply == "1" and chapter["reply_label"](reply) == 1
+    [request] = fake_openai.requests
+    assert request["model"] == "gpt-3.5-turbo-0125" and request["temperature"] == 0
+    system, user = request["messages"]
+    assert system == {"role": "system", "content": "You are a helpful assistant."}
+    assert user["role"] == "user" and "[DOCUMENT]" not in user["content"]
+    assert user["content"].startswith("Predict whether the following document is a positive or negative movie "
+                                      f"review:\n\n{review}\n\nIf it is positive return 1")
+    fake_openai.reply = "The review is positive."          # anything but "1" is the book's 0
+    assert chapter["reply_label"](chapter["chatgpt_generation"](client, review)) == 0
+    assert chapter["reply_label"](" 1\n") == 1 and chapter["reply_label"](None) == 0
 
 
 @pytest.mark.parametrize("mode, retries, text", [("refused", 2, "refused the key"), ("limited", 1, "rate limit"),

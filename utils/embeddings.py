@@ -54,9 +54,11 @@ def _load(array_file, record_file):
     try:
         record = json.loads(record_file.read_text())
         array = np.load(array_file, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:
+        matches = (list(array.shape) == record["shape"] and
+                   hashlib.sha256(array.tobytes()).hexdigest() == record["sha256"])
+    except (OSError, ValueError, EOFError, KeyError, TypeError) as err:
         return None, f"unreadable ({type(err).__name__}: {err})"
-    if list(array.shape) != record["shape"] or hashlib.sha256(array.tobytes()).hexdigest() != record["sha256"]:
+    if not matches:
         return None, "it does not match its record (damaged or partly written)"
     return array, None
 
