@@ -1,16 +1,35 @@
 """Chapter 5's plumbing: the offline corpus loader, Flan-T5 topic labels through BERTopic under transformers 5 (on a
-tiny T5 built from a config), cached label answers, c-TF-IDF by hand against BERTopic's, and interactive figures
-kept out of headless recordings."""
+tiny T5 built from a config) with the chapter's prompt, cached label answers, tidied labels, the chapter's OpenAI
+labels against a fake server (a label, or one sentence within a bounded time), c-TF-IDF by hand against BERTopic's,
+and interactive figures kept out of headless recordings."""
+import ast
+import time
 from collections import Counter
 
+import nbformat
 import numpy as np
 import pytest
 import torch
 
-from utils import data, plots, run, topics
+from utils import data, openai_api, plots, run, topics
 from utils.rehearse import tiny_model
 
 PROMPT = "Documents:\n[DOCUMENTS]\nKeywords: '[KEYWORDS]'.\nWhat is this topic about?"
+CHAPTER = run.CHAPTERS / "ch05_clustering_and_topics.ipynb"
+
+
+def _chapter_cell(containing):
+    """The source of the one chapter 5 code cell that contains `containing`."""
+    chapter = nbformat.read(CHAPTER, as_version=4)
+    [cell] = [c for c in chapter.cells if c.cell_type == "code" and containing in c.source]
+    return cell.source
+
+
+def _chapter_value(name):
+    """The literal that the chapter assigns to `name` (such as its label prompt), read from the notebook."""
+    [value] = [node.value for node in ast.walk(ast.parse(_chapter_cell(f"{name} = ")))
+               if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets)]
+    return ast.literal_eval(value)
 
 
 def test_the_offline_corpus_keeps_labels_proportions_and_repeats():
@@ -31,8 +50,7 @@ def test_a_non_corpus_asset_is_a_clear_error():
         data.load_abstracts("offline:glove-6b-50d")
 
 
-@pytest.fixture(scope="module")
-def topic_model():
+def _small_topic_model(n_topics):
     """A small BERTopic fitted on 20 Newsgroups posts without UMAP (k-means on TF-IDF vectors): quick, real."""
     from bertopic import BERTopic
     from bertopic.dimensionality import BaseDimensionalityReduction
@@ -42,19 +60,35 @@ def topic_model():
     documents, _, _ = data.load_abstracts("offline:20newsgroups", n_documents=300, seed=0)
     tfidf = TfidfVectorizer(stop_words="english").fit_transform(documents)
     vectors = TruncatedSVD(20, random_state=0).fit_transform(tfidf)
-    model = BERTopic(umap_model=BaseDimensionalityReduction(), hdbscan_model=KMeans(4, n_init=3, random_state=0),
+    model = BERTopic(umap_model=BaseDimensionalityReduction(), hdbscan_model=KMeans(n_topics, n_init=3, random_state=0),
                      vectorizer_model=CountVectorizer(stop_words="english"))
     model.fit(documents, vectors)
     return model, documents
 
 
+@pytest.fixture(scope="module")
+def topic_model():
+    """Four topics of 300 posts, each with at least four documents."""
+    return _small_topic_model(4)
+
+
+@pytest.fixture(scope="module")
+def six_topics():
+    """Six topics, for the chapter's cells that show the first five."""
+    return _small_topic_model(6)
+
+
 def test_ctfidf_by_hand_matches_bertopic(topic_model):
     model, documents = topic_model
-    ids, vocabulary, weights = topics.ctfidf_by_hand(model, documents, model.topics_)
-    assert ids == sorted(set(model.topics_))
-    np.testing.assert_allclose(weights, model.c_tf_idf_.toarray(), rtol=1e-6, atol=1e-9)
-    top = [vocabulary[i] for i in np.argsort(-weights[ids.index(0)])[:10]]
+    for row, topic in enumerate(sorted(set(model.topics_))):           # c_tf_idf_ has a row per topic, in order
+        vocabulary, weights = topics.ctfidf_by_hand(model, documents, model.topics_, topic)
+        assert weights.shape == (len(vocabulary),) == (model.c_tf_idf_.shape[1],)
+        np.testing.assert_allclose(weights, model.c_tf_idf_[row].toarray().ravel(), rtol=1e-6, atol=1e-9)
+    vocabulary, weights = topics.ctfidf_by_hand(model, documents, model.topics_, 0)
+    top = [vocabulary[i] for i in np.argsort(-weights)[:10]]
     assert top == [word for word, _ in model.get_topic(0)]
+    with pytest.raises(ValueError):
+        topics.ctfidf_by_hand(model, documents, model.topics_, 99)           # no such topic
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +103,9 @@ def test_flan_t5_labels_go_through_bertopic_with_the_books_prompt(topic_model, t
     from copy import deepcopy
     model, documents = deepcopy(topic_model[0]), topic_model[1]
     t5, tokenizer = tiny_t5
-    labeller = topics.Seq2SeqGeneration(t5, tokenizer, prompt=PROMPT, max_new_tokens=6, doc_length=20,
+    books_prompt = _chapter_value("label_prompt")                  # the chapter's prompt, not a copy
+    assert books_prompt.startswith("I have a topic that contains the following documents:\n[DOCUMENTS]")
+    labeller = topics.Seq2SeqGeneration(t5, tokenizer, prompt=books_prompt, max_new_tokens=6, doc_length=20,
                                         doc_tokenizer="whitespace")
     keywords = {t: [w for w, _ in model.get_topic(t)] for t in model.get_topics()}
     from sklearn.feature_extraction.text import CountVectorizer
@@ -77,7 +113,8 @@ def test_flan_t5_labels_go_through_bertopic_with_the_books_prompt(topic_model, t
     model.update_topics(documents, vectorizer_model=vectorizer, representation_model=labeller)
     assert len(labeller.prompts_) == len(keywords)
     for topic, prompt in zip(sorted(keywords), labeller.prompts_):
-        assert "[DOCUMENTS]" not in prompt and ", ".join(keywords[topic]) in prompt     # both slots filled
+        assert "[DOCUMENTS]" not in prompt and f"keywords: '{', '.join(keywords[topic])}" in prompt  # both filled
+        assert prompt.endswith("Based on the documents and keywords, what is this topic about?")
         assert prompt.count("\n- ") == 4 and all(len(line.split()) <= 21 for line in prompt.splitlines()[1:5])
         with torch.no_grad():     # baseline: the same prompt through generate directly
             out = t5.generate(**tokenizer(prompt, return_tensors="pt"), max_new_tokens=6, do_sample=False)
@@ -117,6 +154,74 @@ def test_label_answers_are_generated_once_then_read_from_the_cache(monkeypatch, 
     assert calls == ["a prompt", "a prompt"]
 
 
+@pytest.mark.parametrize("answer, label", [
+    (' "The Future of Digital Media"\n\nThis topic is about the future of', "The Future of Digital Media"),
+    (" Space, Space, Space, Space, Space,", "Space"),
+    (" Game, Team, Play, H", "Game, Team, Play"),                    # cut off by the token limit
+    (' "Card, Bus, Isa, Cards, Driver', "Card, Bus, Isa"),
+    (" **Space exploration**.", "Space exploration"),
+    (" cryptography\n\nThis topic is about cryptography", "cryptography"),
+    (" Windows Shareware Monthly Information Windows Shareware Monthly WSM is", "Windows Shareware Monthly Information "
+                                                                             "Windows Shareware"),
+    ("", ""), ("\n \n", ""), (' "', "")])
+def test_a_small_models_answer_is_tidied_into_a_label(answer, label):
+    assert topics.tidy_label(answer) == label
+
+
+@pytest.fixture
+def chapter_openai_cell(six_topics):
+    """Runs the chapter's OpenAI cell, as it stands in the notebook, on a copy of the small topic model; returns
+    (the labels table it fills, what it printed, its wall time)."""
+    import contextlib
+    import io
+    from copy import deepcopy
+
+    import openai
+    import pandas as pd
+    from bertopic.representation import OpenAI
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    def execute(timeout_s=0.5, max_retries=1):
+        labels = {"original": {}}
+        namespace = {"openai_client": openai_api.openai_client, "explain": openai_api.explain, "openai": openai,
+                     "OpenAI": OpenAI, "pd": pd, "topic_model": deepcopy(six_topics[0]), "abstracts": six_topics[1],
+                     "vectorizer": lambda: CountVectorizer(stop_words="english"), "labels": labels,
+                     "openai_model": "gpt-3.5-turbo", "openai_timeout_s": timeout_s, "openai_max_retries": max_retries}
+        printed, start = io.StringIO(), time.perf_counter()
+        with contextlib.redirect_stdout(printed):
+            exec(_chapter_cell("OpenAI(client"), namespace)
+        return labels, printed.getvalue(), time.perf_counter() - start
+    return execute
+
+
+def test_the_chapters_openai_labels_come_back_through_bertopic(fake_openai, chapter_openai_cell, six_topics):
+    fake_openai.reply = "topic: Space exploration"
+    labels, printed, _ = chapter_openai_cell()
+    assert labels["GPT"] == {t: "Space exploration" for t in range(5)} and printed == ""
+    assert len(fake_openai.requests) == len(six_topics[0].get_topics())      # one request per topic, no retries
+    request = fake_openai.requests[0]
+    assert request["model"] == "gpt-3.5-turbo" and request["stop"] == "\n"
+    system, user = request["messages"]
+    assert system["role"] == "system" and user["role"] == "user"
+    assert "[DOCUMENTS]" not in user["content"] and "[KEYWORDS]" not in user["content"]
+    assert user["content"].startswith("I have a topic that contains the following documents:\n- ")
+
+
+def test_a_rate_limited_openai_label_is_one_sentence_within_a_bounded_time(fake_openai, chapter_openai_cell):
+    fake_openai.mode = "limited"                                   # every request answers 429
+    labels, printed, seconds = chapter_openai_cell(timeout_s=0.5, max_retries=1)
+    assert seconds < 10 and "GPT" not in labels                    # bertopic's own backoff would take minutes
+    assert len(fake_openai.requests) == 2                          # the first topic, retried once; then it stops
+    assert printed.count("\n") == 1 and "rate limit" in printed and "the rest of the chapter runs on" in printed
+    assert "sk-test" not in printed
+
+
+def test_without_a_key_the_chapters_openai_cell_says_so_and_goes_on(monkeypatch, chapter_openai_cell):
+    monkeypatch.delenv(openai_api.KEY, raising=False)
+    labels, printed, _ = chapter_openai_cell()
+    assert "GPT" not in labels and printed.startswith("Skipped: OPENAI_API_KEY is not set")
+
+
 def test_interactive_figures_are_files_in_headless_runs(tmp_path, monkeypatch, capsys):
     import plotly.graph_objects as go
     monkeypatch.setenv("HOLLM_HEADLESS", "1")
@@ -125,4 +230,13 @@ def test_interactive_figures_are_files_in_headless_runs(tmp_path, monkeypatch, c
     html = (tmp_path / "scatter.html").read_text()
     assert "<html>" in html and "plotly" in html.lower()
     assert capsys.readouterr().out.startswith("[figure] scatter.html")
-    assert run.headless()
+
+
+def test_interactive_figures_are_shown_to_a_reader(tmp_path, monkeypatch, capsys):
+    import plotly.graph_objects as go
+    monkeypatch.delenv("HOLLM_HEADLESS", raising=False)             # JupyterLab or Colab
+    shown = []
+    monkeypatch.setattr(go.Figure, "show", lambda self, *args, **kwargs: shown.append(self))
+    figure = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
+    plots.show_interactive(figure, tmp_path / "scatter.html")
+    assert shown == [figure] and not (tmp_path / "scatter.html").exists() and capsys.readouterr().out == ""

@@ -1,5 +1,5 @@
-"""Chapter 5's plumbing: BERTopic's LLM topic labels from an encoder-decoder (Flan-T5) under transformers 5, and
-c-TF-IDF recomputed by hand from a topic model's bag of words."""
+"""Chapter 5's plumbing: BERTopic's LLM topic labels from an encoder-decoder (Flan-T5) under transformers 5, a small
+model's answer tidied into a label, and c-TF-IDF recomputed by hand from a topic model's bag of words."""
 import json
 
 import numpy as np
@@ -53,18 +53,42 @@ def with_cached_answers(representation, model, tokenizer):
     return representation
 
 
-def ctfidf_by_hand(topic_model, documents, topics):
-    """c-TF-IDF weights of every topic, recomputed from the topic model's own vectorizer: all documents of a topic
+def tidy_label(answer, max_items=3, max_words=6):
+    """A small model's answer as a topic label: its first line that has any text, without surrounding quotes,
+    asterisks or trailing punctuation; the text inside the quotes when the answer starts with a quoted label; a
+    comma-separated list without repeated items and cut to its first `max_items` (a list cut off by the token limit
+    ends mid-word: "Game, Team, Play, H" -> "Game, Team, Play"; "Space, Space, Space," -> "Space"); at most
+    `max_words` words. Empty when nothing is left."""
+    lines = [line.strip() for line in answer.splitlines() if line.strip(' "*')]
+    if not lines:
+        return ""
+    line = lines[0].lstrip(' *')
+    if line.startswith('"') and '"' in line[1:]:
+        line = line[1:line.index('"', 1)]
+    items, seen = [], set()
+    for item in line.split(","):
+        item = item.strip(' "*.,:;-')
+        if item and item.lower() not in seen:
+            seen.add(item.lower())
+            items.append(item)
+    label = ", ".join(items[:max_items])
+    return " ".join(label.split()[:max_words]).rstrip(' .,:;-')
+
+
+def ctfidf_by_hand(topic_model, documents, topics, topic):
+    """One topic's c-TF-IDF weights, recomputed from the topic model's own vectorizer: all documents of a topic
     joined into one, word counts per topic (tf), then weight = tf / words in the topic * log(1 + A / f), where f is
     a word's count over all topics and A the average number of words per topic, rounded down (BERTopic's
-    ClassTfidfTransformer with its defaults; the book's formula). Returns (topic ids, the vocabulary, the weights:
-    topics x words)."""
+    ClassTfidfTransformer with its defaults; the book's formula). The counts stay sparse and only `topic`'s row is
+    made dense, so this is cheap on the book's 45k abstracts too. Returns (the vocabulary, the topic's weights)."""
     import pandas as pd
     frame = pd.DataFrame({"Document": documents, "Topic": topics})
     joined = frame.groupby("Topic", as_index=False).agg({"Document": " ".join})
     cleaned = topic_model._preprocess_text(joined["Document"].values)           # BERTopic's own clean-up
-    counts = topic_model.vectorizer_model.transform(cleaned).toarray().astype(float)
-    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    average_words = int(counts.sum(axis=1).mean())                              # BERTopic rounds it down
-    idf = np.log(1 + average_words / np.maximum(counts.sum(axis=0), 1))
-    return joined["Topic"].tolist(), topic_model.vectorizer_model.get_feature_names_out(), tf * idf
+    counts = topic_model.vectorizer_model.transform(cleaned).astype(float)      # sparse: topics x words
+    words_per_topic = np.asarray(counts.sum(axis=1)).ravel()
+    average_words = int(words_per_topic.mean())                                 # BERTopic rounds it down
+    idf = np.log(1 + average_words / np.maximum(np.asarray(counts.sum(axis=0)).ravel(), 1))
+    row = joined["Topic"].tolist().index(topic)
+    tf = counts[row].toarray().ravel() / max(words_per_topic[row], 1)
+    return topic_model.vectorizer_model.get_feature_names_out(), tf * idf
