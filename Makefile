@@ -19,7 +19,11 @@ setup: $(VENV)/.installed assets
 UV_PIN := $(shell grep -m1 '^uv==' requirements.txt)
 TORCH_PIN := $(shell grep -m1 '^torch==' requirements.txt)
 TORCH_BUILD ?= $(shell [ "$$(uname -s)" != Linux ] || nvidia-smi -L >/dev/null 2>&1 && echo pypi || echo cpu)
-TORCH_INDEX_cpu := --extra-index-url https://download.pytorch.org/whl/cpu
+# PyTorch's CPU index, where it can be reached (probed once, 3 s at most): otherwise pip retries it for every package
+# torch brings and then takes what PyPI and pip's own configuration offer
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_INDEX_cpu = $(shell $(PYTHON) -c "import socket; socket.create_connection(('download.pytorch.org', 443), 3)" \
+  2>/dev/null && echo --extra-index-url $(TORCH_CPU_INDEX))
 UV := $(BIN)/uv pip install --python $(BIN)/python --quiet
 
 $(VENV)/.installed: requirements.lock pyproject.toml
