@@ -29,7 +29,7 @@ UV := $(BIN)/uv pip install --python $(BIN)/python --quiet
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet $(UV_PIN) 2>&1 | $(QUIET_PIP)
-	$(UV) --no-deps --require-hashes -r requirements.lock
+	$(UV) --no-deps --require-hashes --compile-bytecode -r requirements.lock   # as pip does: no first import pays for it
 	@echo "torch: $(TORCH_PIN), $(TORCH_BUILD) build"
 	$(BIN)/pip install --quiet $(TORCH_PIN) $(TORCH_INDEX_$(TORCH_BUILD)) 2>&1 | $(QUIET_PIP)
 	$(UV) --no-deps -e .
