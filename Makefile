@@ -44,10 +44,10 @@ lock: $(VENV)/.installed   ## re-resolve requirements.txt into requirements.lock
 	  | sed 's/==$$//; s/^/--no-emit-package /')
 
 assets: $(VENV)/.installed
-	$(BIN)/python -m utils.assets install 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m tools.install 2>&1 | $(QUIET_PIP)
 
 run: setup        ## the main job: every chapter, offline profile, into build/ with build/report.md
-	$(OFFLINE) $(BIN)/python -m utils.run --profile offline --out build
+	$(OFFLINE) $(BIN)/python -m tools.run --profile offline --out build
 
 test: setup       ## unit tests + nbval replay of tests/recordings/
 	$(OFFLINE) $(BIN)/python -m pytest
@@ -56,27 +56,27 @@ lint: $(VENV)/.installed   ## ruff (pinned in requirements.txt, configured in py
 	$(BIN)/ruff check .
 
 rehearse: setup   ## the book profile's defaults, each book id stood in for from a throw-away cache, no network
-	$(OFFLINE) $(BIN)/python -m utils.rehearse --out build/rehearsal
+	$(OFFLINE) $(BIN)/python -m tools.rehearse --out build/rehearsal
 
 record: setup     ## re-record tests/recordings/ by executing the chapters (never edit recordings by hand)
-	$(OFFLINE) $(BIN)/python -m utils.run --record --out build
+	$(OFFLINE) $(BIN)/python -m tools.run --record --out build
 
 doctor: $(VENV)/.installed   ## what a bug report needs: versions vs pins, device and memory, the catalogue, the Hub switches
-	$(BIN)/python -m utils.doctor
+	$(BIN)/python -m tools.doctor
 
 lab: setup
 	$(BIN)/jupyter lab chapters/
 
-colab:            ## after changing utils/colab.py's REPO: regenerate badges, setup cells, colab/
-	$(BIN)/python -m utils.colab
+colab:            ## after changing tools/colab.py's REPO: regenerate badges, setup cells, colab/
+	$(BIN)/python -m tools.colab
 
 # Colab's versions (colab/colab-gpu-pip-freeze.txt) of every library the chapters import, plus what the Colab setup
 # cell installs, in a second environment; torch is the project's CPU build (Colab's is 2.11 with CUDA). Every chapter
 # then runs on the offline profile: exact outputs may differ from the recordings, the run must succeed.
 COLAB_VENV := .venv-colab
-$(COLAB_VENV)/.installed: $(VENV)/.installed colab/colab-gpu-pip-freeze.txt requirements.txt utils/colab.py
+$(COLAB_VENV)/.installed: $(VENV)/.installed colab/colab-gpu-pip-freeze.txt requirements.txt tools/colab.py
 	$(PYTHON) -m venv $(COLAB_VENV)
-	$(BIN)/python -m utils.colab stack build/colab-stack
+	$(BIN)/python -m tools.colab stack build/colab-stack
 	$(COLAB_VENV)/bin/pip install --quiet $(TORCH_PIN) $(TORCH_INDEX_$(TORCH_BUILD)) 2>&1 | $(QUIET_PIP)
 	$(BIN)/uv pip install --python $(COLAB_VENV)/bin/python --quiet -r build/colab-stack/requirements.txt \
 	  -c build/colab-stack/constraints.txt
@@ -85,8 +85,8 @@ $(COLAB_VENV)/.installed: $(VENV)/.installed colab/colab-gpu-pip-freeze.txt requ
 	touch $@
 
 colab-stack: $(COLAB_VENV)/.installed   ## every chapter, offline, on Colab's library versions (into build/colab-stack/)
-	$(COLAB_VENV)/bin/python -m utils.assets install 2>&1 | $(QUIET_PIP)
-	$(OFFLINE) $(COLAB_VENV)/bin/python -m utils.run --profile offline --out build/colab-stack
+	$(COLAB_VENV)/bin/python -m tools.install 2>&1 | $(QUIET_PIP)
+	$(OFFLINE) $(COLAB_VENV)/bin/python -m tools.run --profile offline --out build/colab-stack
 
 clean:
 	rm -rf build

@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from utils import numerics
-from utils.run import OFFLINE_ENV
+from tools import numerics
+from tools.run import OFFLINE_ENV
 
 os.environ.update(OFFLINE_ENV)
 
@@ -20,7 +20,7 @@ def pytest_report_header():
 def pytest_collectstart(collector):
     """nbval compares every output mimetype it does not skip; the results JSON that `record()` adds for the
     runner's report is skipped, while its text/plain twin is still compared (after sanitizing)."""
-    from utils.run import MIME
+    from utils.notebook import MIME
     if hasattr(collector, "skip_compare") and MIME not in collector.skip_compare:
         collector.skip_compare += (MIME,)
 
@@ -57,7 +57,7 @@ def tiny_chapters(tmp_path, monkeypatch):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from utils import run
+    from tools import run
     folder = tmp_path / "chapters"
     (folder / "profiles" / "offline").mkdir(parents=True)
     monkeypatch.setattr(run, "CHAPTERS", folder)
@@ -112,3 +112,15 @@ def fake_openai(monkeypatch):
     FakeOpenAI.mode, FakeOpenAI.reply, FakeOpenAI.requests = "ok", "1", []
     yield FakeOpenAI
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """tiny(kind, **options) -> the folder of a tiny model built from a config (tools/tiny_models.py)."""
+    from tools.tiny_models import tiny_model
+
+    def build(kind, **options):
+        folder = tmp_path_factory.mktemp(kind)
+        tiny_model(kind, folder, **options)
+        return folder
+    return build

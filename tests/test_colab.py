@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from utils import colab, pins
+from tools import colab, pins
 
 COLAB_PYTHON, COLAB_PLATFORM = "3.13", "x86_64-manylinux_2_28"
 # the only packages without a wheel: datamapplot's pyqtree (pure Python, sdist only) everywhere, and its rcssmin and
@@ -77,7 +77,7 @@ def test_the_resolver_check_fails_when_a_requirement_needs_a_newer_colab_package
 
 def test_the_colab_requirements_are_generated_from_the_pins():
     assert (colab.ROOT / "colab" / "requirements.txt").read_text() == colab.colab_requirements(), \
-        "run `python -m utils.colab`"
+        "run `python -m tools.colab`"
     assert (colab.ROOT / "colab" / "requirements-no-deps.txt").read_text() == colab.colab_requirements_no_deps()
 
 

@@ -5,7 +5,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from utils import assets, doctor, models
+from tools import doctor
+from utils import assets, models
 from utils.devices import resolve_device
 
 

@@ -6,8 +6,8 @@ import nbformat
 import pytest
 import yaml
 
-from utils import colab
-from utils.run import PROFILES, RECORDINGS, chapters
+from tools import colab
+from tools.run import PROFILES, RECORDINGS, chapters
 
 NOTEBOOKS = chapters()
 
@@ -34,9 +34,9 @@ def test_chapter_anatomy(path):
     nb = load(path)
     assert nb.metadata.kernelspec.name == "python3"
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith(f"# Chapter {int(path.name[2:4])} — ")
-    assert colab.badge(path) in nb.cells[0].source, "run `python -m utils.colab`"
+    assert colab.badge(path) in nb.cells[0].source, "run `python -m tools.colab`"
     setup, = tagged(nb, "setup")
-    assert setup.source == colab.setup_cell(), "run `python -m utils.colab`"
+    assert setup.source == colab.setup_cell(), "run `python -m tools.colab`"
     parameters, = tagged(nb, "parameters")
     names = assigned_names(parameters.source)
     assert {"device", "seed"} <= names

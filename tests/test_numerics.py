@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from utils import numerics, run
+from tools import numerics, run
 
 x86_only = pytest.mark.skipif(not numerics.is_x86(), reason="instruction-set knobs exist on x86-64 only")
-DESCRIBE = "import json; from utils import numerics; print(json.dumps(numerics.describe()))"
+DESCRIBE = "import json; from tools import numerics; print(json.dumps(numerics.describe()))"
 
 
 def python(code, env):
@@ -54,7 +54,7 @@ def test_onednn_and_numba_generate_no_avx512_code():
 
 def test_the_runner_and_record_start_kernels_pinned(tiny_chapters, tmp_path, monkeypatch):
     tiny_chapters("ch97_numerics", "value = 1",
-                  "from utils import numerics\nfrom utils.run import record\nrecord(**numerics.describe())",
+                  "from tools import numerics\nfrom utils.notebook import record\nrecord(**numerics.describe())",
                   offline="value: 2\n")
     for var in numerics.pinned_env():          # the runner must set them itself, whatever the caller's shell has
         monkeypatch.delenv(var, raising=False)

@@ -7,7 +7,8 @@ from typing import Optional
 import nbformat
 import pytest
 
-from utils import params, run
+from tools import run
+from utils import params
 
 NOTEBOOKS = run.chapters()
 
@@ -20,7 +21,7 @@ def test_values_of_the_declared_type_pass_and_every_problem_is_named():
     namespace = {"__annotations__": {"seed": int, "lengths": list[int], "threads": Optional[int], "model": str,
                                      "device": str, "rate": float},
                  "seed": 0, "lengths": [5, 20], "threads": None, "model": "gpt2", "device": "cuda:1", "rate": 1}
-    assert params.check_parameters(namespace) == ["seed", "lengths", "threads", "model", "device", "rate"]
+    assert params.check_parameters(namespace) is None         # returns nothing: a recording shows no names list
     namespace.update(seed=True, lengths=["5"], threads=-2, model="offline:no-such-model", device="gpu", rate="x")
     with pytest.raises(params.ParameterError) as err:
         params.check_parameters(namespace)
@@ -40,29 +41,47 @@ def test_empty_lists_and_texts_are_refused():
         params.check_parameters(namespace)
 
 
+def test_a_chapters_ranges_are_enforced_and_must_name_its_parameters():
+    namespace = {"__annotations__": {"n_documents": Optional[int], "sizes": list[int], "dtype": Optional[str]},
+                 "n_documents": 200, "sizes": [3, 900], "dtype": "bfloat16"}
+    ranges = {"n_documents": (300, None), "sizes": (2, 500)}
+    with pytest.raises(params.ParameterError) as err:
+        params.check_parameters(namespace, ranges=ranges)
+    assert "n_documents=200: this chapter works with at least 300" in str(err.value)
+    assert "sizes=[3, 900]: this chapter works with from 2 to 500" in str(err.value)
+    namespace.update(n_documents=None, sizes=[2, 500])                  # None (all) and the edges pass
+    params.check_parameters(namespace, ranges=ranges)
+    namespace["dtype"] = "int8"
+    with pytest.raises(params.ParameterError, match="dtype='int8': expects None .* float32, bfloat16, float16"):
+        params.check_parameters(namespace)
+    with pytest.raises(ValueError, match="does not declare: \\['n_docs'\\]"):
+        params.check_parameters({"__annotations__": {}}, ranges={"n_docs": (1, None)})
+
+
 def test_runner_values_are_parsed_like_papermill_yaml_and_text_stays_text():
-    assert params.parse_value("[5, 20]", "list[int]") == [5, 20]
-    assert params.parse_value("3", "int") == 3 and params.parse_value("null", "Optional[int]") is None
-    assert params.parse_value("true", "bool") is True
-    assert params.parse_value("yes", "str") == "yes" and params.parse_value("42", "str") == "42"
-    assert params.parse_value("offline:smollm2-135m-instruct", "str") == "offline:smollm2-135m-instruct"
+    assert run.parse_value("[5, 20]", "list[int]") == [5, 20]
+    assert run.parse_value("3", "int") == 3 and run.parse_value("null", "Optional[int]") is None
+    assert run.parse_value("true", "bool") is True
+    assert run.parse_value("yes", "str") == "yes" and run.parse_value("42", "str") == "42"
+    assert run.parse_value("offline:smollm2-135m-instruct", "str") == "offline:smollm2-135m-instruct"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_parameter_is_typed_explained_and_its_default_fits(path):
-    declared = params.declared(path)
+    declared = run.declared(path)
     assert {"device", "seed"} <= set(declared)
     assert all(p["type"] != "None" and p["help"] for p in declared.values()), declared
     namespace = {}
     exec(parameters_cell(path).source, namespace)
-    assert params.check_parameters(namespace) == list(declared)        # annotations agree with the defaults
+    assert set(namespace["__annotations__"]) == set(declared)
+    params.check_parameters(namespace)                                   # annotations agree with the defaults
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_parameters_listing(path, capsys):
     assert run.main([path.stem[:4], "--parameters"]) == 0
     printed = capsys.readouterr().out
-    for name, p in params.declared(path).items():
+    for name, p in run.declared(path).items():
         assert f"  {name}: {p['type']} = " in printed
     assert "offline profile: 'cpu'" in printed
 
@@ -71,7 +90,7 @@ def test_parameters_listing(path, capsys):
 def typed_chapter(tiny_chapters):
     return tiny_chapters("ch96_typed", "lengths: list[int] = [1, 2]  # tokens per run\nlabel: str = 'x'  # a name",
                          "from utils.params import check_parameters\ncheck_parameters(globals())",
-                         "from utils.run import record\nrecord(lengths=lengths, kind=type(lengths).__name__, "
+                         "from utils.notebook import record\nrecord(lengths=lengths, kind=type(lengths).__name__, "
                          "label=label)", offline="label: y\n")
 
 

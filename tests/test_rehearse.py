@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from utils import rehearse, run
+from tools import rehearse, run
 
 NOTEBOOKS = run.chapters()
 

@@ -3,9 +3,9 @@ import re
 
 import yaml
 
-from utils import doctor
-from utils import pins as utils_pins
-from utils.assets import ROOT
+from tools import doctor
+from tools import pins as utils_pins
+from utils.paths import ROOT
 
 
 def pins(lines):

@@ -3,12 +3,12 @@ import json
 
 import pytest
 
-from utils import run
+from tools import run
 
 
 @pytest.fixture
 def two_chapters(tiny_chapters):
-    tiny_chapters("ch98_works", "value = 2", "from utils.run import record\nrecord(doubled=value * 2)",
+    tiny_chapters("ch98_works", "value = 2", "from utils.notebook import record\nrecord(doubled=value * 2)",
                   offline="value: 21\n")
     return tiny_chapters("ch99_breaks", "value = 2", "print('fine so far')",
                          "raise ValueError('the model id is wrong')", offline="value: 21\n")
@@ -66,7 +66,7 @@ def test_peak_memory_is_in_mib_on_linux_and_macos():
 
 
 def test_without_wait4_the_run_still_reports_status(tiny_chapters, tmp_path, monkeypatch):
-    tiny_chapters("ch95_plain", "value = 1", "from utils.run import record\nrecord(value=value)")
+    tiny_chapters("ch95_plain", "value = 1", "from utils.notebook import record\nrecord(value=value)")
     monkeypatch.delattr(run.os, "wait4")
     assert run.main(["--out", str(tmp_path / "build")]) == 0
     row, = json.loads((tmp_path / "build" / "report.json").read_text())

@@ -3,9 +3,18 @@ import httpx2
 import pytest
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 
+from chapter_code import function
 from utils.assets import AssetError
 from utils.models import load_tokenizer
-from utils.tokens import COLOURS, compare_tokenizers, describe, hub_access_problem, load_tokenizers, pieces, show_tokens
+from utils.tokens import (
+    COLOURS,
+    ColouredTokens,
+    compare_tokenizers,
+    describe,
+    hub_access_problem,
+    load_tokenizers,
+    pieces,
+)
 
 TEXT = ('\nEnglish and CAPITALIZATION\n🎵 鸟\nshow_tokens False None elif == >= else: two tabs:"\t\t" '
         'Three tabs: "\t\t\t"\n12.0*50=600\n')
@@ -27,19 +36,25 @@ def test_sentencepiece_pieces_keep_their_leading_spaces(toks):
     assert pieces(toks["phi3"], "English and  more", add_special_tokens=False)[1:] == [" and", " ", " more"]
 
 
-def test_show_tokens_cycles_the_books_six_colours(toks):
-    view = show_tokens("one two three four five six seven", toks["gpt2"], "gpt2")
-    html = view._repr_html_()
+def test_the_chapters_show_tokens_prints_the_books_six_colours(toks, capsys):
+    show_tokens = function("ch02", "show_tokens", {"COLOURS": COLOURS})
+    show_tokens("one two three four five six seven", toks["gpt2"])
+    printed = capsys.readouterr().out
     assert len(COLOURS) == 6 and COLOURS[0] == "102;194;165" and COLOURS[5] == "255;217;47"
-    spans = html.split("<span")[1:]
+    assert printed.startswith("\x1b[0;30;48;2;102;194;165mone\x1b[0m \x1b[0;30;48;2;252;141;98m two\x1b[0m ")
+    assert printed.count("\x1b[0;30;48;2;") == 7 and printed.endswith("\x1b[0;30;48;2;102;194;165m seven\x1b[0m \n")
+
+
+def test_coloured_tokens_cycle_the_same_colours_as_html(toks):
+    view = ColouredTokens(pieces(toks["gpt2"], "one two three four five six seven"), "gpt2")
+    spans = view._repr_html_().split("<span")[1:]
     assert len(spans) == 7 and "rgb(102,194,165)" in spans[0] and "rgb(102,194,165)" in spans[6]
     assert "rgb(252,141,98)" in spans[1]
     assert repr(view) == "gpt2 (7 tokens)\none| two| three| four| five| six| seven"
-    assert view.ansi().startswith("\x1b[0;30;48;2;102;194;165mone\x1b[0m \x1b[0;30;48;2;252;141;98m two")
 
 
-def test_show_tokens_makes_newlines_and_tabs_visible_and_escapes_html(toks):
-    view = show_tokens("a\n\tb<c>", toks["gpt2"])
+def test_coloured_tokens_make_newlines_and_tabs_visible_and_escape_html(toks):
+    view = ColouredTokens(pieces(toks["gpt2"], "a\n\tb<c>"))
     assert repr(view) == "a|↵|⇥|b|<|c|>"
     assert "&lt;" in view._repr_html_() and "<c>" not in view._repr_html_()
 

@@ -2,34 +2,18 @@
 tiny T5 built from a config) with the chapter's prompt, cached label answers, tidied labels, the chapter's OpenAI
 labels against a fake server (a label, or one sentence within a bounded time), c-TF-IDF by hand against BERTopic's,
 and interactive figures kept out of headless recordings."""
-import ast
 import time
 from collections import Counter
 
-import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from utils import data, openai_api, plots, run, topics
-from utils.rehearse import tiny_model
+from chapter_code import cell, function, value
+from utils import cache, data, openai_api, plots, topics
 
 PROMPT = "Documents:\n[DOCUMENTS]\nKeywords: '[KEYWORDS]'.\nWhat is this topic about?"
-CHAPTER = run.CHAPTERS / "ch05_clustering_and_topics.ipynb"
-
-
-def _chapter_cell(containing):
-    """The source of the one chapter 5 code cell that contains `containing`."""
-    chapter = nbformat.read(CHAPTER, as_version=4)
-    [cell] = [c for c in chapter.cells if c.cell_type == "code" and containing in c.source]
-    return cell.source
-
-
-def _chapter_value(name):
-    """The literal that the chapter assigns to `name` (such as its label prompt), read from the notebook."""
-    [value] = [node.value for node in ast.walk(ast.parse(_chapter_cell(f"{name} = ")))
-               if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets)]
-    return ast.literal_eval(value)
 
 
 def test_the_offline_corpus_keeps_labels_proportions_and_repeats():
@@ -78,24 +62,24 @@ def six_topics():
     return _small_topic_model(6)
 
 
-def test_ctfidf_by_hand_matches_bertopic(topic_model):
+def test_the_chapters_ctfidf_by_hand_matches_bertopic(topic_model):
     model, documents = topic_model
+    ctfidf_by_hand = function("ch05", "ctfidf_by_hand", {"np": np, "pd": pd})      # the chapter's own formula
     for row, topic in enumerate(sorted(set(model.topics_))):           # c_tf_idf_ has a row per topic, in order
-        vocabulary, weights = topics.ctfidf_by_hand(model, documents, model.topics_, topic)
+        vocabulary, weights = ctfidf_by_hand(model, documents, model.topics_, topic)
         assert weights.shape == (len(vocabulary),) == (model.c_tf_idf_.shape[1],)
         np.testing.assert_allclose(weights, model.c_tf_idf_[row].toarray().ravel(), rtol=1e-6, atol=1e-9)
-    vocabulary, weights = topics.ctfidf_by_hand(model, documents, model.topics_, 0)
+    vocabulary, weights = ctfidf_by_hand(model, documents, model.topics_, 0)
     top = [vocabulary[i] for i in np.argsort(-weights)[:10]]
     assert top == [word for word, _ in model.get_topic(0)]
     with pytest.raises(ValueError):
-        topics.ctfidf_by_hand(model, documents, model.topics_, 99)           # no such topic
+        ctfidf_by_hand(model, documents, model.topics_, 99)           # no such topic
 
 
 @pytest.fixture(scope="module")
-def tiny_t5(tmp_path_factory):
+def tiny_t5(tiny):
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-    folder = tmp_path_factory.mktemp("t5")
-    tiny_model("t5", folder)
+    folder = tiny("t5")
     return AutoModelForSeq2SeqLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
 
 
@@ -103,7 +87,7 @@ def test_flan_t5_labels_go_through_bertopic_with_the_books_prompt(topic_model, t
     from copy import deepcopy
     model, documents = deepcopy(topic_model[0]), topic_model[1]
     t5, tokenizer = tiny_t5
-    books_prompt = _chapter_value("label_prompt")                  # the chapter's prompt, not a copy
+    books_prompt = value("ch05", "label_prompt")                  # the chapter's prompt, not a copy
     assert books_prompt.startswith("I have a topic that contains the following documents:\n[DOCUMENTS]")
     labeller = topics.Seq2SeqGeneration(t5, tokenizer, prompt=books_prompt, max_new_tokens=6, doc_length=20,
                                         doc_tokenizer="whitespace")
@@ -121,23 +105,20 @@ def test_flan_t5_labels_go_through_bertopic_with_the_books_prompt(topic_model, t
         assert model.get_topic(topic)[0][0] == tokenizer.decode(out[0], skip_special_tokens=True).strip()
 
 
-def test_a_decoder_only_model_is_sent_to_textgeneration(tmp_path):
+def test_a_decoder_only_model_is_sent_to_textgeneration(tiny):
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    tiny_model("opt", tmp_path)
+    folder = tiny("opt")
     with pytest.raises(ValueError, match="TextGeneration"):
-        topics.Seq2SeqGeneration(AutoModelForCausalLM.from_pretrained(tmp_path),
-                                 AutoTokenizer.from_pretrained(tmp_path))
+        topics.Seq2SeqGeneration(AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder))
 
 
-def test_label_answers_are_generated_once_then_read_from_the_cache(monkeypatch, tmp_path):
+def test_label_answers_are_generated_once_then_read_from_the_cache(monkeypatch, tmp_path, tiny):
     from bertopic.representation import TextGeneration
     from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
-
-    from utils import embeddings
-    monkeypatch.setattr(embeddings, "FOLDER", tmp_path / "cache")
-    tiny_model("opt", tmp_path / "opt")
-    llm = AutoModelForCausalLM.from_pretrained(tmp_path / "opt")
-    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "opt")
+    monkeypatch.setattr(cache, "FOLDER", tmp_path / "cache")
+    folder = tiny("opt")
+    llm = AutoModelForCausalLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
     generator = pipeline("text-generation", model=llm, tokenizer=tokenizer)
     calls = []
 
@@ -177,7 +158,6 @@ def chapter_openai_cell(six_topics):
     from copy import deepcopy
 
     import openai
-    import pandas as pd
     from bertopic.representation import OpenAI
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -189,7 +169,7 @@ def chapter_openai_cell(six_topics):
                      "openai_model": "gpt-3.5-turbo", "openai_timeout_s": timeout_s, "openai_max_retries": max_retries}
         printed, start = io.StringIO(), time.perf_counter()
         with contextlib.redirect_stdout(printed):
-            exec(_chapter_cell("OpenAI(client"), namespace)
+            exec(cell("ch05", "OpenAI(client"), namespace)
         return labels, printed.getvalue(), time.perf_counter() - start
     return execute
 

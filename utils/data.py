@@ -1,9 +1,7 @@
-"""Data sets in the shape the book's code expects, from the Hub or from an offline asset."""
-import os
-from pathlib import Path
-
+"""Data sets in the shape the book's code expects, from the Hub, from an offline asset or generated here."""
 from . import assets
 from .models import require_hub
+from .paths import DOWNLOADS
 
 MOVIE_SPLITS = {"train": 8530, "validation": 1066, "test": 1066}   # rotten_tomatoes' split sizes
 
@@ -63,9 +61,7 @@ def load_abstracts(name="maartengr/arxiv_nlp", n_documents=None, seed=42, title_
 
 
 YES_COMPLETE = "https://storage.googleapis.com/maps-premium/dataset/yes_complete/"
-DOWNLOADS = Path(os.environ.get("HOLLM_DOWNLOADS", assets.CACHE / "downloads"))   # data fetched once, then reused
-SYNTHETIC_PLAYLISTS = "offline:synthetic-playlists"
-GENERATED = {SYNTHETIC_PLAYLISTS}          # offline names this module makes itself (not catalogue assets)
+SYNTHETIC_PLAYLISTS = "offline:synthetic-playlists"    # made here (assets.MADE_HERE), not shipped by a package
 GENRES = ("rock", "metal", "hip hop", "pop", "country", "jazz", "electronic", "soul")
 _ADJECTIVES = ("Silver", "Broken", "Electric", "Golden", "Midnight", "Velvet", "Neon", "Wild", "Lonely", "Burning",
                "Crystal", "Hollow", "Crimson", "Frozen", "Restless", "Gentle", "Distant", "Paper", "Iron", "Sweet",

@@ -1,10 +1,11 @@
 """Pick a device and a dtype that suits it, and seed every random generator in one call."""
 import random
+import re
 
 import numpy as np
 import torch
 
-from .params import DEVICE  # 'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'
+DEVICE = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")   # the device names a chapter accepts
 
 
 class DeviceNotAvailable(RuntimeError):
@@ -46,9 +47,18 @@ def resolve_device(device="auto", verbose=True):
     return str(device)
 
 
-def dtype_for(device, capability=None):
-    """A dtype that suits the device: bf16 on Ampere or newer, fp16 on older GPUs (Colab's T4) and on
-    Apple's mps, fp32 on the CPU (half-precision matmuls are slow or unsupported there)."""
+DTYPES = ("float32", "bfloat16", "float16")   # the dtypes a chapter's `dtype` parameter may name
+
+
+def dtype_for(device, requested=None, capability=None):
+    """The dtype a model runs in: `requested` ("float32", "bfloat16" or "float16") when given, else what suits the
+    device: bf16 on Ampere or newer, fp16 on older GPUs (Colab's T4) and on Apple's mps, fp32 on the CPU (half
+    precision is slow there unless the CPU computes in bfloat16 natively; `requested="bfloat16"` halves the
+    memory)."""
+    if requested is not None:
+        if requested not in DTYPES:
+            raise ValueError(f"dtype={requested!r}: use None (what suits the device) or one of {', '.join(DTYPES)}.")
+        return getattr(torch, requested)
     kind = str(device).split(":")[0]
     if kind == "cuda":
         major, _ = capability or torch.cuda.get_device_capability(device)

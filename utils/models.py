@@ -10,13 +10,15 @@ import tempfile
 from pathlib import Path
 
 from . import assets
+from .paths import CACHE, ROOT
 
 
 class HubUnavailable(RuntimeError):
     """A Hub id was asked for while the Hub is switched off (HF_HUB_OFFLINE=1) and it is not cached."""
 
 
-def _truthy(var):
+def switched_on(var):
+    """Whether an environment switch such as HF_HUB_OFFLINE is set to a true value ("1", "true", "yes", "on")."""
     return os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -27,7 +29,7 @@ def require_hub(repo_id, repo_type="model"):
     if Path(repo_id).exists():
         return repo_id
     var = "HF_DATASETS_OFFLINE" if repo_type == "dataset" else "HF_HUB_OFFLINE"
-    if not (_truthy("HF_HUB_OFFLINE") or _truthy(var)):
+    if not (switched_on("HF_HUB_OFFLINE") or switched_on(var)):
         return repo_id
     from huggingface_hub.constants import HF_HUB_CACHE
     from huggingface_hub.file_download import repo_folder_name
@@ -40,7 +42,7 @@ def require_hub(repo_id, repo_type="model"):
     names = ", ".join(assets.PREFIX + k for k in assets.CATALOGUE)
     raise HubUnavailable(
         f"{repo_id!r} is a Hugging Face Hub {repo_type} id, but {var}=1 and it is not in the local cache. "
-        f"Run the offline profile (python -m utils.run --profile offline, "
+        f"Run the offline profile (python -m tools.run --profile offline, "
         f"or papermill -f chapters/profiles/offline/<chapter>.yaml), "
         f"or pass an offline asset: {names}. With a network, unset {var} to download it.")
 
@@ -67,7 +69,7 @@ def shown(model_id):
         return str(path)
     if "site-packages" in parts:
         return "/".join(("<site-packages>",) + parts[parts.index("site-packages") + 1:])
-    return path.relative_to(assets.ROOT).as_posix() if path.is_relative_to(assets.ROOT) else path.name
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
 
 
 def model_path(model_id):
@@ -86,13 +88,14 @@ def converted_folder(model_id):
     key, asset = assets.get(model_id)
     tools = ("transformers", "tiktoken") if asset.format == "tiktoken" else ("transformers", "gguf")
     versions = "-".join(f"{tool}{md.version(tool)}" for tool in tools)
-    return assets.CACHE / "converted" / f"{key}-{next(iter(asset.files.values()))[:12]}-{versions}"
+    return CACHE / "converted" / f"{key}-{next(iter(asset.files.values()))[:12]}-{versions}"
 
 
 def converted(model_id):
     """A plain transformers folder made once from a GGUF or tiktoken asset: transformers reads GGUF directly
     (`from_pretrained(folder, gguf_file=...)`), but parsing it takes 10-25 s on every load, and converting
-    tiktoken's cl100k_base takes 3 s; the converted folder loads in about a second. The folder is keyed by the
+    tiktoken's cl100k_base takes 3 s; the converted folder loads in about a second. `make assets` converts every
+    asset ahead (tools/install.py); a missing folder is converted here on first use. The folder is keyed by the
     source file's sha256 and the converters' versions (`converted_folder`), and written atomically."""
     _, asset = assets.get(model_id)
     source = assets.path(model_id)
@@ -118,16 +121,6 @@ def converted(model_id):
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target
-
-
-def convert_all():
-    """Convert every GGUF and tiktoken asset of the catalogue (run by `python -m utils.assets install`), one
-    process per core: about 70 s on one core, 40 s on two."""
-    from concurrent.futures import ProcessPoolExecutor
-    keys = [key for key, asset in assets.CATALOGUE.items() if asset.format in CONVERTED]
-    with ProcessPoolExecutor(max_workers=min(len(keys), os.cpu_count() or 1)) as pool:
-        for key, target in zip(keys, pool.map(converted, keys)):
-            print(f"{assets.PREFIX + key}: converted into {target.name}", flush=True)
 
 
 def load_tokenizer(name):
@@ -171,7 +164,7 @@ def load_word_vectors(name):
         return vectors
     import gensim.downloader
     hint = "Without a network use the offline asset 'offline:glove-6b-50d' (the same GloVe 6B vectors)."
-    if _truthy("HF_HUB_OFFLINE") and not (Path(gensim.downloader.BASE_DIR) / name).is_dir():
+    if switched_on("HF_HUB_OFFLINE") and not (Path(gensim.downloader.BASE_DIR) / name).is_dir():
         raise HubUnavailable(f"{name!r} is a gensim-data name, but HF_HUB_OFFLINE=1 and it is not in "
                              f"{gensim.downloader.BASE_DIR} (GENSIM_DATA_DIR). {hint}")
     try:

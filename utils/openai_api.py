@@ -1,5 +1,7 @@
-"""The book's paid OpenAI sections, made safe to run anywhere: a client only when OPENAI_API_KEY is set, explicit
-timeouts and retries, and one plain sentence for each way a call can fail, so the chapter goes on without it.
+"""The paid OpenAI client, made safe to run anywhere.
+
+A client only when OPENAI_API_KEY is set, explicit timeouts and retries, and one plain sentence for each way a call
+can fail, so the chapter goes on without it.
 
     client = openai_client(timeout_s=20, max_retries=2)      # None (and says why) without a key
     try:

@@ -1,16 +1,15 @@
-"""A chapter's parameters: declared with types in its `parameters` cell (papermill's convention, so
-`papermill --help-notebook` lists them), read back here, and checked before anything loads.
+"""Check a chapter's parameters before anything loads.
 
-    check_parameters(globals())     # the cell right after the parameters cell of every chapter
-    declared(notebook_path)         # name -> (type, default, help), for the runner"""
-import difflib
-import re
+The types its `parameters` cell declares (papermill's convention, so `papermill --help-notebook` lists them) and the
+ranges the chapter works in.
+
+    check_parameters(globals())                                   # the cell right after the parameters cell
+    check_parameters(globals(), ranges={"n_documents": (300, None)})   # a chapter's own limits, inclusive"""
 import types
 import typing
 
-from . import assets, classify, data
-
-DEVICE = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
+from . import assets
+from .devices import DEVICE, DTYPES
 
 
 class ParameterError(ValueError):
@@ -45,7 +44,7 @@ def _range_problem(name, value):
             return f"a {'non-negative' if name == 'seed' else 'positive'} number"
         if isinstance(item, str) and not item.strip():
             return "a non-empty text"
-        if isinstance(item, str) and assets.is_offline_name(item) and item not in data.GENERATED | classify.GENERATED:
+        if isinstance(item, str) and assets.is_offline_name(item) and item not in assets.MADE_HERE:
             try:
                 assets.get(item)
             except assets.AssetError as err:
@@ -54,12 +53,27 @@ def _range_problem(name, value):
         return "a non-empty list"
     if name == "device" and not DEVICE.fullmatch(value):
         return "'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'"
+    if name == "dtype" and value is not None and value not in DTYPES:
+        return f"None (what suits the device) or one of {', '.join(DTYPES)}"
     return None
 
 
-def check_parameters(namespace):
-    """Check every annotated parameter in `namespace` (a chapter's globals()) against its declared type and range;
-    raise one ParameterError that lists every problem. Returns the names checked."""
+def _outside(value, low, high):
+    """Why `value` (a number or a list of numbers) lies outside low..high (None: open), or None."""
+    for item in (value if isinstance(value, list) else [value]):
+        if item is None or isinstance(item, bool) or not isinstance(item, (int, float)):
+            continue
+        if (low is not None and item < low) or (high is not None and item > high):
+            if high is None:
+                return f"at least {low}"
+            return f"at most {high}" if low is None else f"from {low} to {high}"
+    return None
+
+
+def check_parameters(namespace, ranges=None):
+    """Check every annotated parameter in `namespace` (a chapter's globals()) against its declared type and range,
+    and the numbers in `ranges` ({name: (low, high)}, inclusive, None for no limit) against the limits the chapter
+    works in; raise one ParameterError that lists every problem, before anything is loaded."""
     problems = []
     for name, annotation in namespace.get("__annotations__", {}).items():
         value = namespace.get(name)
@@ -67,34 +81,11 @@ def check_parameters(namespace):
             problems.append(f"{name} expects {_type_name(annotation)}, got {value!r} ({type(value).__name__})")
         elif (wanted := _range_problem(name, value)) is not None:
             problems.append(f"{name}={value!r}: expects {wanted}")
+        elif name in (ranges or {}) and (wanted := _outside(value, *ranges[name])) is not None:
+            problems.append(f"{name}={value!r}: this chapter works with {wanted}")
+    unknown = set(ranges or {}) - set(namespace.get("__annotations__", {}))
+    if unknown:
+        raise ValueError(f"ranges name parameters the chapter does not declare: {sorted(unknown)}")
     if problems:
         raise ParameterError("Parameter problem(s), nothing has been loaded yet:\n  " + "\n  ".join(problems) +
                              "\nFix the parameters cell (or the -p/-f values given to the runner or papermill).")
-    return list(namespace.get("__annotations__", {}))
-
-
-def declared(notebook):
-    """name -> {"type", "default", "help"} from the notebook's parameters cell, as papermill infers them."""
-    import papermill
-    return {name: {"type": p["inferred_type_name"], "default": p["default"], "help": p["help"]}
-            for name, p in papermill.inspect_notebook(str(notebook)).items()}
-
-
-def parse_value(text, type_name):
-    """A -p value as papermill's -y reads it (YAML: numbers, lists, null, booleans); a parameter declared as
-    text keeps the text as given."""
-    import yaml
-    if text in ("null", "None", "~"):
-        return None
-    return text if type_name in ("str", "Optional[str]") else yaml.safe_load(text)
-
-
-def unknown_names(names, notebook, known):
-    """A message refusing names the chapter does not declare, with the closest match, or None."""
-    wrong = [n for n in names if n not in known]
-    if not wrong:
-        return None
-    hints = [f"{n!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(n, known, 1)) else "")
-             for n in wrong]
-    return (f"{notebook.stem} has no parameter {', '.join(hints)}. Its parameters: {', '.join(known)} "
-            f"(python -m utils.run {notebook.stem[:4]} --parameters).")

@@ -1,5 +1,7 @@
-"""Figures shared by the chapters: word labels beside their points that cover neither each other nor any point's
-marker, and interactive plotly figures that stay out of the recordings."""
+"""Figures the chapters share: labelled points, interactive figures.
+
+Word labels beside their points that cover neither each other nor any point's marker, and interactive plotly figures
+that stay out of the recordings."""
 
 import math
 
@@ -155,13 +157,10 @@ def show_interactive(fig, path):
     """A plotly figure: shown below the cell for a reader in JupyterLab or Colab; in a headless run (the runner,
     `make record`, nbval) written to `path` as a self-contained HTML file instead, and the file named, so that
     recordings carry no multi-MB figure data."""
-    from pathlib import Path
-
-    from .run import ROOT, headless
+    from .notebook import headless
+    from .paths import shown
     if not headless():
         fig.show()
         return
-    path = Path(path)
     fig.write_html(path, include_plotlyjs=True)
-    print(f"[figure] {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name} "
-          f"(open it in a browser; {len(fig.data)} traces)")
+    print(f"[figure] {shown(path)} (open it in a browser; {len(fig.data)} traces)")

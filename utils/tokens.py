@@ -1,5 +1,7 @@
-"""Look at tokenizers side by side: coloured tokens, a comparison table, and loading a list of them where a gated
-Hub repository is skipped with a message instead of stopping the notebook."""
+"""Look at tokenizers side by side.
+
+Every token on a coloured background (HTML), a comparison table, and loading a list of them where a gated Hub
+repository is skipped with a message instead of stopping the notebook."""
 import html
 from collections import Counter
 
@@ -26,8 +28,8 @@ def _decode_each(tokenizer, ids):
 
 
 class ColouredTokens:
-    """Tokens on alternating background colours: HTML in a notebook, `|`-separated text elsewhere,
-    `.ansi()` for a terminal (the escape codes the book prints)."""
+    """Tokens on the book's alternating background colours, as HTML in a notebook (`|`-separated text elsewhere);
+    the chapter's own `show_tokens` prints the same colours with the book's terminal escape codes."""
 
     def __init__(self, tokens, title=""):
         self.tokens, self.title = list(tokens), title
@@ -42,14 +44,6 @@ class ColouredTokens:
     def __repr__(self):
         head = f"{self.title} ({len(self.tokens)} tokens)\n" if self.title else ""
         return head + "|".join(t.translate(_VISIBLE) for t in self.tokens)
-
-    def ansi(self):
-        return " ".join(f"\x1b[0;30;48;2;{COLOURS[i % len(COLOURS)]}m{t}\x1b[0m" for i, t in enumerate(self.tokens))
-
-
-def show_tokens(text, tokenizer, title=""):
-    """Every token of `text` on a coloured background, like the book's show_tokens."""
-    return ColouredTokens(pieces(tokenizer, text), title)
 
 
 def _method(tokenizer):

@@ -1,5 +1,6 @@
-"""Chapter 5's plumbing: BERTopic's LLM topic labels from an encoder-decoder (Flan-T5) under transformers 5, a small
-model's answer tidied into a label, and c-TF-IDF recomputed by hand from a topic model's bag of words."""
+"""Topic labels written by language models, for BERTopic.
+
+Flan-T5 under transformers 5, answers computed once, and a small model's answer tidied into a label."""
 import json
 
 import numpy as np
@@ -39,14 +40,14 @@ class Seq2SeqGeneration(TextGeneration):
 
 def with_cached_answers(representation, model, tokenizer):
     """`representation` (a TextGeneration) with each answer of its pipeline stored on disk the first time and
-    reused afterwards (`utils.embeddings.cached_encode`, keyed by the model's weights, the prompt and the generation
-    settings), so that a second run of the chapter does not generate the same labels again."""
-    from .embeddings import cached_encode
+    reused afterwards (`utils.cache.cached`, keyed by the model's weights, the prompt and the generation settings),
+    so that a second run of the chapter does not generate the same labels again."""
+    from .cache import cached
     generate = representation.model
 
     def answer(prompt, **kwargs):
         key = prompt + json.dumps(kwargs, sort_keys=True)
-        text = cached_encode(model, [key], lambda _: np.array([generate(prompt, **kwargs)[0]["generated_text"]]),
+        text = cached(model, [key], lambda _: np.array([generate(prompt, **kwargs)[0]["generated_text"]]),
                              tokenizer=tokenizer, what="generated text", verbose=False)
         return [{"generated_text": str(text[0])}]
     representation.model = answer
@@ -73,22 +74,3 @@ def tidy_label(answer, max_items=3, max_words=6):
             items.append(item)
     label = ", ".join(items[:max_items])
     return " ".join(label.split()[:max_words]).rstrip(' .,:;-')
-
-
-def ctfidf_by_hand(topic_model, documents, topics, topic):
-    """One topic's c-TF-IDF weights, recomputed from the topic model's own vectorizer: all documents of a topic
-    joined into one, word counts per topic (tf), then weight = tf / words in the topic * log(1 + A / f), where f is
-    a word's count over all topics and A the average number of words per topic, rounded down (BERTopic's
-    ClassTfidfTransformer with its defaults; the book's formula). The counts stay sparse and only `topic`'s row is
-    made dense, so this is cheap on the book's 45k abstracts too. Returns (the vocabulary, the topic's weights)."""
-    import pandas as pd
-    frame = pd.DataFrame({"Document": documents, "Topic": topics})
-    joined = frame.groupby("Topic", as_index=False).agg({"Document": " ".join})
-    cleaned = topic_model._preprocess_text(joined["Document"].values)           # BERTopic's own clean-up
-    counts = topic_model.vectorizer_model.transform(cleaned).astype(float)      # sparse: topics x words
-    words_per_topic = np.asarray(counts.sum(axis=1)).ravel()
-    average_words = int(words_per_topic.mean())                                 # BERTopic rounds it down
-    idf = np.log(1 + average_words / np.maximum(np.asarray(counts.sum(axis=0)).ravel(), 1))
-    row = joined["Topic"].tolist().index(topic)
-    tf = counts[row].toarray().ravel() / max(words_per_topic[row], 1)
-    return topic_model.vectorizer_model.get_feature_names_out(), tf * idf

@@ -1,17 +1,19 @@
-"""Rehearse the book profile with no network: every chapter with its default parameters, each book id resolved from
-a throw-away Hugging Face cache (and gensim-data folder, datasets cache, download folder) filled with a stand-in of
-the same kind. A chapter passes if it runs to the end; outputs are not compared with the recordings (the stand-ins
-are not the book's models), but the report lists each chapter's results beside its recording's.
+"""Rehearse the book profile with no network, every book id stood in for locally.
 
-    python -m utils.rehearse [CHAPTER ...] [--out DIR]     (make rehearse)
+Every chapter with its default parameters, each book id resolved from a throw-away Hugging Face cache (and gensim-
+data folder, datasets cache, download folder) filled with a stand-in of the same kind. A chapter passes if it runs
+to the end; outputs are not compared with the recordings (the stand-ins are not the book's models), but the report
+lists each chapter's results beside its recording's.
 
-Stand-ins come from the offline catalogue (`replaces` and `also_replaces` in utils/assets.py). Book ids of a kind the
-catalogue has no stand-in for get a tiny model with a tiny tokenizer built here from a config (`TINY`): they load
-and run like the real ones, and what they print is meaningless. An id that is neither stays missing, so a wrong
-default id fails its chapter with an error that names it. Only `device` (cpu) and the parameters that scale the
-work (the offline profile's numbers) differ from the defaults. Nothing outside the temporary folder is touched:
-the Hub, gensim-data, the datasets cache and the downloads all point into it, and the kernels cannot open a
-socket to anything but this machine."""
+    python -m tools.rehearse [CHAPTER ...] [--out DIR]     (make rehearse)
+
+Stand-ins come from the offline catalogue (`replaces` and `also_replaces` in utils/assets.py). Book ids of a kind
+the catalogue has no stand-in for get a tiny model with a tiny tokenizer built from a config (`TINY`,
+tools/tiny_models.py): they load and run like the real ones, and what they print is meaningless. An id that is
+neither stays missing, so a wrong default id fails its chapter with an error that names it. Only `device` (cpu) and
+the parameters that scale the work (the offline profile's numbers) differ from the defaults. Nothing outside the
+temporary folder is touched: the Hub, gensim-data, the datasets cache and the downloads all point into it, and the
+kernels cannot open a socket to anything but this machine."""
 import argparse
 import ast
 import json
@@ -23,7 +25,11 @@ from pathlib import Path
 
 import yaml
 
-from . import assets, data, models, params, run
+from utils import assets, data, models
+from utils.paths import ROOT
+
+from . import report, run
+from .tiny_models import tiny_model
 
 COMMIT = "0" * 40                                          # refs/main of every stand-in repository
 TINY = {"google/flan-t5-small": "t5", "bert-base-cased": "bert", "facebook/galactica-1.3b": "opt",
@@ -47,7 +53,7 @@ def book_ids(notebook):
     playlists, by the naming convention of the parameters (`*_model`, `*_tokenizer(s)`, ...; `openai_model` names
     an API model, not a Hub id)."""
     kinds = {kind: set() for kind in KINDS}
-    for name, p in params.declared(notebook).items():
+    for name, p in run.declared(notebook).items():
         value = ast.literal_eval(p["default"])
         values = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
         kind = ("model" if name.endswith("_model") and name != "openai_model"
@@ -91,75 +97,6 @@ def hub_repo(hub_cache, repo_id, source):
         (repo / ".no_exist" / COMMIT / "config.json").touch()
     (repo / "refs").mkdir(exist_ok=True)
     (repo / "refs" / "main").write_text(COMMIT)
-
-
-def tiny_model(kind, folder, labels=("negative", "neutral", "positive")):
-    """A tiny model of the family `kind` ("t5", "bert", "opt", or "roberta-sentiment": a RoBERTa sequence
-    classifier whose label ids are `labels` in that order, as cardiffnlp's sentiment models have them) with a tiny
-    tokenizer trained here, saved to `folder`. It loads like the real one; its outputs are meaningless."""
-    from gensim.test.utils import datapath
-    from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
-    from tokenizers import models as tmodels
-    from transformers import (
-        BertConfig,
-        BertModel,
-        BertTokenizerFast,
-        OPTConfig,
-        OPTForCausalLM,
-        PreTrainedTokenizerFast,
-        RobertaConfig,
-        RobertaForSequenceClassification,
-        T5Config,
-        T5ForConditionalGeneration,
-        T5TokenizerFast,
-    )
-    corpus = Path(datapath("lee_background.cor")).read_text(encoding="utf-8").splitlines()
-    if kind == "bert":
-        tok = Tokenizer(tmodels.WordPiece(unk_token="[UNK]"))
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.train_from_iterator(corpus, trainers.WordPieceTrainer(
-            vocab_size=500, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-        tokenizer = BertTokenizerFast(tokenizer_object=tok, do_lower_case=False)
-        model = BertModel(BertConfig(vocab_size=500, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                     intermediate_size=64))
-    elif kind == "t5":
-        tok = Tokenizer(tmodels.Unigram())
-        tok.pre_tokenizer = pre_tokenizers.Metaspace()
-        tok.decoder = decoders.Metaspace()
-        tok.train_from_iterator(corpus, trainers.UnigramTrainer(
-            vocab_size=500, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"))
-        tokenizer = T5TokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
-                                    extra_ids=0)
-        model = T5ForConditionalGeneration(T5Config(vocab_size=500, d_model=32, d_kv=8, d_ff=64, num_layers=2,
-                                                    num_heads=2, decoder_start_token_id=0))
-    elif kind == "opt":
-        tok = Tokenizer(tmodels.BPE())
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tok.decoder = decoders.ByteLevel()
-        tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=500, special_tokens=["<pad>", "</s>"],
-                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-        tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>",
-                                            bos_token="</s>")
-        model = OPTForCausalLM(OPTConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
-                                         ffn_dim=64, num_attention_heads=2, word_embed_proj_dim=32))
-    elif kind == "roberta-sentiment":
-        special = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-        tok = Tokenizer(tmodels.BPE(unk_token="<unk>"))
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
-        tok.decoder = decoders.ByteLevel()
-        tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=500, special_tokens=special,
-                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-        tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", pad_token="<pad>",
-                                            eos_token="</s>", unk_token="<unk>", mask_token="<mask>",
-                                            model_max_length=128)
-        model = RobertaForSequenceClassification(RobertaConfig(
-            vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-            intermediate_size=64, max_position_embeddings=130, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-            id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)}))
-    else:
-        raise ValueError(f"no tiny model of kind {kind!r}")
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
 
 
 def gensim_vectors(data_dir, name, source):
@@ -260,15 +197,15 @@ def build(root, notebooks):
 def scaled_parameters(notebook):
     """device cpu, plus the offline profile's values of the parameters that only scale the work (numbers)."""
     offline = yaml.safe_load((run.PROFILES / "offline" / f"{notebook.stem}.yaml").read_text())
-    declared = params.declared(notebook)
+    declared = run.declared(notebook)
     numeric = {name for name, p in declared.items() if "int" in p["type"] or "float" in p["type"]}
     return {"device": "cpu", **{k: v for k, v in offline.items() if k in numeric}}
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m utils.rehearse", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.rehearse", description=__doc__.split("\n\n")[0])
     parser.add_argument("chapter", nargs="*", help="chapter stems or prefixes (default: all)")
-    parser.add_argument("--out", default=str(run.ROOT / "build" / "rehearsal"), help="executed notebooks and report")
+    parser.add_argument("--out", default=str(ROOT / "build" / "rehearsal"), help="executed notebooks and report")
     args = parser.parse_args(argv)
     notebooks = run.chapters(args.chapter)
     out = Path(args.out).resolve()
@@ -279,23 +216,23 @@ def main(argv=None):
         env = {**os.environ, **run.OFFLINE_ENV, **env}
         plan = [(notebook, run.with_output_dir(notebook, scaled_parameters(notebook), out)) for notebook in notebooks]
         rows = run.execute_all(plan, out, env, "book profile, rehearsed")
-    text = report(rows, stood)
+    text = rehearsal_report(rows, stood)
     (out / "report.md").write_text(text)
     (out / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
     print("\n" + text + f"\nReport: {out / 'report.md'}")
     return 1 if any(r["status"] != "ok" for r in rows) else 0
 
 
-def report(rows, stood):
+def rehearsal_report(rows, stood):
     """The stand-ins, the runner's table, and each chapter's results beside its recording's."""
     import nbformat
     lines = ["# Book-profile rehearsal (default parameters, stand-ins, no network)", "",
              "| book id | kind | stood in by |", "|---|---|---|"]
     lines += [f"| {book_id} | {kind} | {stand_in} |" for book_id, kind, stand_in in stood]
-    lines += ["", run.report(rows, "book, rehearsed", results=False)]
+    lines += ["", report.markdown(rows, "book, rehearsed", results=False)]
     for r in rows:
         recording = run.RECORDINGS / f"{r['chapter']}.ipynb"
-        offline = run._results(nbformat.read(recording, as_version=4)) if recording.exists() else {}
+        offline = report.results_of(nbformat.read(recording, as_version=4)) if recording.exists() else {}
         lines += ["", f"## {r['chapter']}: results", "",
                   "| result | rehearsal (book ids, stand-ins) | offline recording |", "|---|---|---|"]
         for key in sorted(set(r.get("results", {})) | set(offline)):

@@ -1,16 +1,17 @@
 """Execute chapters headlessly with papermill and report status, wall time, peak memory and key results.
 
-    python -m utils.run                         # every chapter, offline profile, into build/
-    python -m utils.run ch01 --profile book     # the book's own models and data (needs the Hub, a GPU helps)
-    python -m utils.run ch01 -p device cuda -p max_new_tokens 40
-    python -m utils.run ch03 -p kv_cache_lengths "[5, 20]"   # -p values are YAML, as papermill's -y reads them
-    python -m utils.run ch03 --parameters       # the chapter's parameters: type, default, meaning
-    python -m utils.run --record                # re-record tests/recordings/ (offline profile)
+    python -m tools.run                         # every chapter, offline profile, into build/
+    python -m tools.run ch01 --profile book     # the book's own models and data (needs the Hub, a GPU helps)
+    python -m tools.run ch01 -p device cuda -p max_new_tokens 40
+    python -m tools.run ch03 -p kv_cache_lengths "[5, 20]"   # -p values are YAML, as papermill's -y reads them
+    python -m tools.run ch03 --parameters       # the chapter's parameters: type, default, meaning
+    python -m tools.run --record                # re-record tests/recordings/ (offline profile)
 
 Profiles: "book" keeps the notebook's defaults; "offline" applies chapters/profiles/offline/<chapter>.yaml
 (real models and data that PyPI packages ship), switches the Hub off (HF_HUB_OFFLINE=1) and pins the float kernels
-(utils/numerics.py). A parameter the chapter does not declare stops the run before anything executes."""
+(tools/numerics.py). A parameter the chapter does not declare stops the run before anything executes."""
 import argparse
+import difflib
 import json
 import os
 import subprocess
@@ -21,68 +22,30 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from . import numerics, params
+from utils.paths import CHAPTERS, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ROOT / "chapters"
+from . import numerics, report
+
 PROFILES = CHAPTERS / "profiles"
 RECORDINGS = ROOT / "tests" / "recordings"
-MIME = "application/vnd.hollm.results+json"
+# every kernel the runner, `make record` and nbval start: progress() prints one line, and libraries' own tqdm bars
+# (datamapplot's, ...) stay off, not stored half-drawn (a reader in JupyterLab or Colab still sees them)
+HEADLESS = {"HOLLM_HEADLESS": "1", "TQDM_DISABLE": "1"}
 # every kernel that executes a chapter offline starts with this: the runner, `make record` and the nbval replays
-# (tests/conftest.py); the Hub is off, the float kernels are pinned (utils/numerics.py), and the libraries' own
-# progress bars are off: their widgets would be stored at 0% (a reader in JupyterLab or Colab still sees them)
-HEADLESS = {"HOLLM_HEADLESS": "1", "TQDM_DISABLE": "1"}   # every kernel the runner, `make record` and nbval start:
-# progress() prints one line, and libraries' own tqdm bars (datamapplot's, ...) stay off, not stored half-drawn
+# (tests/conftest.py); the Hub is off, the float kernels are pinned (tools/numerics.py), and the Hugging Face
+# libraries' own progress bars are off: their widgets would be stored at 0%
 OFFLINE_ENV = {**HEADLESS, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
                "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0", **numerics.pinned_env()}
-
-
-def record(**results):
-    """Show a chapter's key results (nbval compares them) and tag them so the runner's report can list them."""
-    from IPython.display import display
-    text = "\n".join(f"{key}: {value}" for key, value in results.items())
-    display({"text/plain": text, MIME: json.loads(json.dumps(results, default=str))}, raw=True)
-
-
-def output_folder(output_dir, chapter):
-    """The folder a chapter writes its files into (created): `output_dir`, or build/<chapter>/ of the companion when
-    it is None. A folder inside chapters/ is refused: the chapters stay as they are."""
-    folder = (Path(output_dir) if output_dir else ROOT / "build" / chapter).resolve()
-    if folder == CHAPTERS or CHAPTERS in folder.parents:
-        raise ValueError(f"output_dir {output_dir!r} is inside chapters/: choose a folder outside it (None gives "
-                         f"build/{chapter}/).")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def with_output_dir(notebook, chosen, out_dir):
     """`chosen` plus output_dir = <out_dir>/<chapter> for a chapter that declares it, unless given or the default."""
     folder = Path(out_dir).resolve() / notebook.stem
     default = folder == ROOT / "build" / notebook.stem
-    if default or "output_dir" in chosen or "output_dir" not in params.declared(notebook):
+    if default or "output_dir" in chosen or "output_dir" not in declared(notebook):
         return chosen
     return {**chosen, "output_dir": str(folder)}
-
-
-def headless():
-    """True in a kernel started by the runner, `make record` or nbval (HOLLM_HEADLESS=1), False for a reader."""
-    return os.environ.get("HOLLM_HEADLESS") == "1"
-
-
-def progress(iterable, desc, total=None, unit="batches"):
-    """A progress bar (tqdm.auto) for a reader in JupyterLab or Colab; in a headless run one line when the loop is
-    done instead, so that recordings keep no bar frozen at 0%. The line starts with "[progress]": nbval compares
-    recordings without such lines (tests/nbval_sanitize.cfg), since a result loaded from the cache has none."""
-    if not headless():
-        from tqdm.auto import tqdm
-        yield from tqdm(iterable, desc=desc, total=total)
-        return
-    start, count = time.perf_counter(), 0
-    for item in iterable:
-        count += 1
-        yield item
-    print(f"[progress] {desc}: {count:,} {unit} in {time.perf_counter() - start:.1f} s")
 
 
 def chapters(selection=()):
@@ -99,24 +62,6 @@ def chapters(selection=()):
     return picked
 
 
-def _results(nb):
-    found = {}
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            found.update(out.get("data", {}).get(MIME, {}))
-    return found
-
-
-def _failure(nb):
-    code = [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
-    for index, cell in enumerate(code):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                first = next((line for line in cell.source.splitlines() if line and not line.startswith("#")), "")
-                return f"code cell {index + 1} of the chapter ({first[:60]!r}): {out['ename']}: {out['evalue'][:300]}"
-    return "papermill failed before any cell ran (see the log above)"
-
-
 def _tidy(nb):
     """Drop per-run timestamps so that a re-recording only changes what the notebook printed."""
     papermill = nb.metadata.get("papermill", {})
@@ -129,10 +74,36 @@ def _tidy(nb):
     return nb
 
 
+def declared(notebook):
+    """name -> {"type", "default", "help"} from the notebook's parameters cell, as papermill infers them."""
+    import papermill
+    return {name: {"type": p["inferred_type_name"], "default": p["default"], "help": p["help"]}
+            for name, p in papermill.inspect_notebook(str(notebook)).items()}
+
+
+def parse_value(text, type_name):
+    """A -p value as papermill's -y reads it (YAML: numbers, lists, null, booleans); a parameter declared as
+    text keeps the text as given."""
+    if text in ("null", "None", "~"):
+        return None
+    return text if type_name in ("str", "Optional[str]") else yaml.safe_load(text)
+
+
+def unknown_names(names, notebook, known):
+    """A message refusing names the chapter does not declare, with the closest match, or None."""
+    wrong = [n for n in names if n not in known]
+    if not wrong:
+        return None
+    hints = [f"{n!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(n, known, 1)) else "")
+             for n in wrong]
+    return (f"{notebook.stem} has no parameter {', '.join(hints)}. Its parameters: {', '.join(known)} "
+            f"(python -m tools.run {notebook.stem[:4]} --parameters).")
+
+
 def chapter_parameters(notebook, profile="offline", overrides=()):
     """The parameters papermill injects: the profile's file, then each -p NAME VALUE parsed as papermill's -y
     does. A name the chapter does not declare stops the run before papermill starts."""
-    known = params.declared(notebook)
+    known = declared(notebook)
     chosen = {}
     if profile != "book":
         file = PROFILES / profile / f"{notebook.stem}.yaml"
@@ -140,8 +111,8 @@ def chapter_parameters(notebook, profile="offline", overrides=()):
             raise SystemExit(f"Profile {profile!r} has no parameters for {notebook.stem}: {file} is missing.")
         chosen.update(yaml.safe_load(file.read_text()) or {})
     for name, value in overrides:
-        chosen[name] = params.parse_value(value, known.get(name, {}).get("type", ""))
-    if problem := params.unknown_names(chosen, notebook, known):
+        chosen[name] = parse_value(value, known.get(name, {}).get("type", ""))
+    if problem := unknown_names(chosen, notebook, known):
         raise SystemExit(problem)
     return chosen
 
@@ -168,9 +139,9 @@ def execute(notebook, out_dir, chosen, env=None):
            "wall_s": round(time.perf_counter() - start, 1), "peak_mib": peak}
     if out.exists():
         nb = nbformat.read(out, as_version=4)
-        row["results"] = _results(nb)
+        row["results"] = report.results_of(nb)
         if proc.returncode:
-            row["failed"] = _failure(nb)
+            row["failed"] = report.failure_of(nb)
         nbformat.write(_tidy(nb), out)
     elif proc.returncode:
         row["failed"] = "papermill wrote no output notebook (see the log above)"
@@ -193,28 +164,15 @@ def parameter_table(notebook):
     offline = PROFILES / "offline" / f"{notebook.stem}.yaml"
     offline = yaml.safe_load(offline.read_text()) if offline.exists() else {}
     lines = [f"{notebook.stem}:"]
-    for name, p in params.declared(notebook).items():
+    for name, p in declared(notebook).items():
         lines.append(f"  {name}: {p['type']} = {p['default']}" + (f"   # {p['help']}" if p["help"] else ""))
         if name in offline:
             lines.append(f"      offline profile: {offline[name]!r}")
     return "\n".join(lines)
 
 
-def report(rows, profile, results=True):
-    lines = [f"# Chapter run ({profile} profile)", "",
-             "| chapter | status | wall time (s) | peak memory (MiB) |", "|---|---|---|---|"]
-    lines += [f"| {r['chapter']} | {r['status']} | {r['wall_s']} | {r['peak_mib']} |" for r in rows]
-    for r in rows:
-        lines += ["", f"## {r['chapter']}: {r['status']}"]
-        if "failed" in r:
-            lines.append(f"Failed at {r['failed']}")
-        if results:
-            lines += [f"- {key}: {value}" for key, value in r.get("results", {}).items()]
-    return "\n".join(lines) + "\n"
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m utils.run", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="python -m tools.run", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("chapter", nargs="*", help="chapter stems or prefixes (default: all)")
     parser.add_argument("--profile", default="offline", help="offline (default) or book")
@@ -243,7 +201,7 @@ def main(argv=None):
     plan = [(nb, with_output_dir(nb, chapter_parameters(nb, args.profile, args.parameter), out_dir))
             for nb in chapters(args.chapter)]
     rows = execute_all(plan, notebooks_dir, env, f"{args.profile} profile")
-    text = report(rows, args.profile)
+    text = report.markdown(rows, args.profile)
     (out_dir / "report.md").write_text(text)
     (out_dir / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
     print("\n" + text + f"\nExecuted notebooks: {notebooks_dir}\nReport: {out_dir / 'report.md'}")

@@ -1,8 +1,9 @@
-"""Check this machine for the companion: Python, the pinned packages, the device and whether the book's largest
-model fits it, the offline catalogue and the Hub switches. Each problem line names its fix; the exit status is 1
-when there is one.
+"""Check this machine for the companion: what a bug report needs.
 
-    python -m utils.doctor
+Python, the pinned packages, the device and whether the book's largest model fits it, the offline catalogue and the
+Hub switches. Each problem line names its fix; the exit status is 1 when there is one.
+
+    python -m tools.doctor
 
 Hashing the whole catalogue (about 390 MB) takes about 1 s with a warm disk cache; the doctor about 3 s in all."""
 import argparse
@@ -13,12 +14,14 @@ import sys
 
 import torch
 
-from . import assets, models, pins
-from .devices import dtype_for, resolve_device
+from utils import assets, models
+from utils.devices import dtype_for, resolve_device
+
+from . import pins
 
 BOOK_MODEL, BOOK_PARAMETERS = "microsoft/Phi-3-mini-4k-instruct", 3.82e9   # the book profile's largest model
 SETUP = "make setup   (it installs requirements.lock)"
-SMALLER = ("use the offline profile, which needs no GPU (python -m utils.run --profile offline), or for the book "
+SMALLER = ("use the offline profile, which needs no GPU (python -m tools.run --profile offline), or for the book "
            "profile a machine with more memory (on Colab: Runtime > Change runtime type > T4 GPU)")
 
 
@@ -90,7 +93,7 @@ def _catalogue():
 def _hub():
     from huggingface_hub import constants
     switches = ", ".join(f"{var}={os.environ.get(var, '(unset)')}" for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-    state = ("off: only offline: assets and ids already cached load" if models._truthy("HF_HUB_OFFLINE") else
+    state = ("off: only offline: assets and ids already cached load" if models.switched_on("HF_HUB_OFFLINE") else
              "on: book ids download on first use")
     return [("hub", f"{switches}, HF_HOME={constants.HF_HOME}; the Hub is {state}", True, None)]
 
@@ -102,7 +105,7 @@ def diagnose():
 
 
 def main(argv=None):
-    argparse.ArgumentParser(prog="python -m utils.doctor", description=__doc__.split("\n\n")[0]).parse_args(argv)
+    argparse.ArgumentParser(prog="python -m tools.doctor", description=__doc__.split("\n\n")[0]).parse_args(argv)
     rows = diagnose()
     for label, text, ok, fix in rows:
         print(f"{'ok' if ok else 'FAIL':<5} {label:<10} {text}")

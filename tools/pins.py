@@ -1,9 +1,11 @@
-"""Reading pin files: requirements.txt (direct, exact pins), requirements.lock (everything, `make lock`) and pip
-freezes such as Colab's, as {normalized name: version}."""
+"""Read pin files as {normalized name: version}.
+
+Requirements.txt (direct, exact pins), requirements.lock (everything, `make lock`) and pip freezes such as Colab's,
+as {normalized name: version}."""
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from utils.paths import ROOT
 
 
 def normalized(name):

@@ -1,4 +1,6 @@
-"""One numeric environment for every kernel that executes a chapter offline (the runner, `make record`, the nbval
+"""Pinned float kernels for the runs whose outputs are compared with recordings.
+
+One numeric environment for every kernel that executes a chapter offline (the runner, `make record`, the nbval
 replays), so that recordings replay bit for bit on any x86-64 CPU of the last ten years.
 
 Float kernels are chosen at run time by instruction set: the same seeded training gives other last bits on an
@@ -53,7 +55,7 @@ def pinned_env():
 def platform_note():
     """One line for the test report: whether recordings can replay exactly on this machine."""
     if is_x86():
-        return "numerics: pinned to x86-64 AVX2, one thread (utils/numerics.py): recordings replay exactly"
+        return "numerics: pinned to x86-64 AVX2, one thread (tools/numerics.py): recordings replay exactly"
     return (f"numerics: {platform.machine()} has no instruction-set knobs; threads pinned only. Recordings were made "
             "on x86-64: trained or fitted numbers (chapter 2's word2vec losses and neighbours) may differ in the "
             "last digits here")

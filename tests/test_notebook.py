@@ -1,0 +1,30 @@
+"""What a chapter's kernel takes from the runner: progress as one line when headless and a bar for a reader, the
+output folder (never inside chapters/), and record()."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tools.run import HEADLESS
+from utils import notebook
+from utils.paths import CHAPTERS, ROOT
+
+
+def test_progress_is_one_line_when_headless_and_a_bar_for_a_reader(monkeypatch, capsys):
+    monkeypatch.setenv("HOLLM_HEADLESS", "1")
+    assert list(notebook.progress(range(3), "work", unit="steps")) == [0, 1, 2]
+    assert capsys.readouterr().out.startswith("[progress] work: 3 steps in ")
+    # a reader's kernel has neither HOLLM_HEADLESS nor the TQDM_DISABLE that headless kernels (and this test process)
+    # set, and tqdm reads the latter when it is imported: so a fresh interpreter with a reader's environment
+    reader = {k: v for k, v in os.environ.items() if k not in HEADLESS}
+    code = "from utils import notebook; print(list(notebook.progress(range(3), 'work')))"
+    done = subprocess.run([sys.executable, "-c", code], env=reader, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[0, 1, 2]" and "work: 3 batches" not in done.stdout and "3/3" in done.stderr
+
+
+def test_output_folder_refuses_chapters_and_defaults_to_build(tmp_path):
+    assert notebook.output_folder(None, "ch99_x") == ROOT / "build" / "ch99_x"
+    assert notebook.output_folder(str(tmp_path / "out"), "ch99_x") == tmp_path / "out"
+    with pytest.raises(ValueError, match="inside chapters"):
+        notebook.output_folder(str(CHAPTERS / "figures"), "ch99_x")

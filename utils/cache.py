@@ -1,0 +1,114 @@
+"""Compute a chapter's expensive results once: embeddings, scores and generated answers, kept on disk.
+
+    train_embeddings = cached(embedder, train["text"], lambda texts: embedder.encode(texts))
+
+The first call runs the given function and stores its array (one row per input); later calls (a restarted kernel,
+the second run of a chapter) load it. The key is a sha256 of what decides the result: the model's parameters
+(names, shapes and a sample of each), its tokenizer's vocabulary, its maximum sequence length, device and dtype; the
+versions of the libraries that compute it (torch, transformers, tokenizers, sentence-transformers), so that another
+environment, such as Colab's versions, computes its own; what is computed (`what`); and the inputs. Each file is
+written atomically beside a small JSON record of its shape, sha256 and the seconds it took; a file that is cut short,
+damaged or does not match its record is reported and computed afresh. What it says starts with "[cache]" (see
+`utils.notebook.progress`)."""
+import hashlib
+import importlib.metadata as md
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .paths import COMPUTED
+
+FOLDER = COMPUTED / "results"
+LIBRARIES = ("torch", "transformers", "tokenizers", "sentence-transformers")
+
+
+def library_versions(libraries=LIBRARIES):
+    """{library: installed version} of the libraries that compute a result ("absent" where one is missing)."""
+    found = {}
+    for library in libraries:
+        try:
+            found[library] = md.version(library)
+        except md.PackageNotFoundError:
+            found[library] = "absent"
+    return found
+
+
+def fingerprint(model, tokenizer=None):
+    """A sha256 of what decides a model's output: every parameter tensor's name and shape with an even sample of
+    4,096 of its values (another checkpoint of the same architecture changes them), the tokenizer's vocabulary
+    (`tokenizer`, else a SentenceTransformer's own), the maximum sequence length, device and dtype, and the versions
+    of the libraries that run it."""
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        flat = tensor.detach().reshape(-1)
+        sample = flat[:: max(1, flat.numel() // 4096)].float().cpu().numpy()
+        h.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode() + sample.tobytes())
+    tokenizer = tokenizer or getattr(model, "tokenizer", None)
+    vocab = sorted(tokenizer.get_vocab().items()) if tokenizer is not None else []
+    first = next(model.parameters())
+    h.update(json.dumps([vocab, getattr(model, "max_seq_length", None), str(first.device), str(first.dtype),
+                         library_versions()]).encode())
+    return h.hexdigest()
+
+
+def texts_key(texts):
+    """A sha256 of the texts in their order."""
+    h = hashlib.sha256()
+    for text in texts:
+        h.update(hashlib.sha256(text.encode()).digest())
+    return h.hexdigest()
+
+
+def _load(array_file, record_file):
+    """(the cached array, its record), or (None, the reason it cannot be used)."""
+    if not array_file.exists():
+        return None, None
+    try:
+        record = json.loads(record_file.read_text())
+        array = np.load(array_file, allow_pickle=False)
+        matches = (list(array.shape) == record["shape"] and
+                   hashlib.sha256(array.tobytes()).hexdigest() == record["sha256"])
+    except (OSError, ValueError, EOFError, KeyError, TypeError) as err:
+        return None, f"unreadable ({type(err).__name__}: {err})"
+    if not matches:
+        return None, "it does not match its record (damaged or partly written)"
+    return array, record
+
+
+def cached(model, texts, compute, tokenizer=None, what="embeddings", folder=None, verbose=True):
+    """`compute(texts)` (an array, one row per text), stored under `folder` (default: .cache/results/) the first
+    time and loaded from there afterwards; says which it did and, when loaded, what computing it cost. `what` names
+    what `compute` computes (it is part of the key, so other results of the same model and texts, such as a
+    language model's label scores, get their own files); `tokenizer` is the model's when the model does not carry
+    one; `verbose=False` says nothing."""
+    texts = list(texts)
+    folder = Path(folder or FOLDER)
+    key = hashlib.sha256((fingerprint(model, tokenizer) + what + texts_key(texts)).encode()).hexdigest()[:32]
+    array_file, record_file = folder / f"{key}.npy", folder / f"{key}.json"
+    array, found = _load(array_file, record_file)      # found: the file's record, or why it cannot be used
+    if array is not None:
+        if verbose:
+            cost = f"; computing them took {found['seconds']:.1f} s" if "seconds" in found else ""
+            print(f"[cache] {len(texts):,} rows of {what} loaded from .cache/results/{key[:12]}…, not computed{cost}")
+        return array
+    if found and verbose:
+        print(f"[cache] The cached {what} .cache/results/{key[:12]}… are {found}: computing them again.")
+    start = time.perf_counter()
+    array = np.asarray(compute(texts))
+    seconds = time.perf_counter() - start
+    if verbose:
+        print(f"[cache] {what} of {len(texts):,} texts computed in {seconds:.1f} s and cached "
+              f"(.cache/results/{key[:12]}…)")
+    if array.shape[0] != len(texts):
+        raise ValueError(f"compute returned {array.shape[0]} rows for {len(texts)} texts")
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".npy", delete=False) as scratch:
+        np.save(scratch, array, allow_pickle=False)
+    record_file.write_text(json.dumps({"shape": list(array.shape), "dtype": str(array.dtype), "seconds": seconds,
+                                       "sha256": hashlib.sha256(array.tobytes()).hexdigest()}))
+    os.replace(scratch.name, array_file)          # the array appears whole or not at all
+    return array

@@ -1,0 +1,47 @@
+"""What a chapter's kernel needs from a headless run: record key results, show progress, and where files go."""
+import json
+import os
+import time
+from pathlib import Path
+
+from .paths import CHAPTERS, ROOT
+
+MIME = "application/vnd.hollm.results+json"     # the runner's report reads record()'s results under this mimetype
+
+
+def record(**results):
+    """Show a chapter's key results (nbval compares them) and tag them so the runner's report can list them."""
+    from IPython.display import display
+    text = "\n".join(f"{key}: {value}" for key, value in results.items())
+    display({"text/plain": text, MIME: json.loads(json.dumps(results, default=str))}, raw=True)
+
+
+def headless():
+    """True in a kernel started by the runner, `make record` or nbval (HOLLM_HEADLESS=1), False for a reader."""
+    return os.environ.get("HOLLM_HEADLESS") == "1"
+
+
+def progress(iterable, desc, total=None, unit="batches"):
+    """A progress bar (tqdm.auto) for a reader in JupyterLab or Colab; in a headless run one line when the loop is
+    done instead, so that recordings keep no bar frozen at 0%. The line starts with "[progress]": nbval compares
+    recordings without such lines (tests/nbval_sanitize.cfg), since a result loaded from the cache has none."""
+    if not headless():
+        from tqdm.auto import tqdm
+        yield from tqdm(iterable, desc=desc, total=total)
+        return
+    start, count = time.perf_counter(), 0
+    for item in iterable:
+        count += 1
+        yield item
+    print(f"[progress] {desc}: {count:,} {unit} in {time.perf_counter() - start:.1f} s")
+
+
+def output_folder(output_dir, chapter):
+    """The folder a chapter writes its files into (created): `output_dir`, or build/<chapter>/ of the companion when
+    it is None. A folder inside chapters/ is refused: the chapters stay as they are."""
+    folder = (Path(output_dir) if output_dir else ROOT / "build" / chapter).resolve()
+    if folder == CHAPTERS or CHAPTERS in folder.parents:
+        raise ValueError(f"output_dir {output_dir!r} is inside chapters/: choose a folder outside it (None gives "
+                         f"build/{chapter}/).")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
