@@ -38,7 +38,7 @@ def test_a_model_bigger_than_the_free_memory_stops_naming_model_sizes_and_fixes(
     assert "microsoft/Phi-3-mini-4k-instruct 3.82B parameters x 4 bytes (float32) = 15.3 GB" in message
     assert "18.8 GB" in message and "12.7 GB free" in message and "Nothing has been downloaded" in message
     assert "T4 GPU" in message and "dtype='bfloat16'" in message and "smaller model" in message
-    assert "offline profile" in message
+    assert "offline profile" in message and "make lab-offline" in message
 
 
 def test_bfloat16_is_offered_only_where_it_helps(monkeypatch):
@@ -72,20 +72,35 @@ def test_offline_assets_pass_quietly_and_names_made_here_are_skipped(capsys):
 
 
 def test_a_containers_limit_counts_cgroup_v2_and_v1(tmp_path):
+    none = tmp_path / "no-such-file"                                   # no /proc/self/cgroup: the root only
     v2 = tmp_path / "v2"
     v2.mkdir()
     (v2 / "memory.max").write_text("8589934592\n")
     (v2 / "memory.current").write_text("2147483648\n")
-    assert memory.container_limit(v2) == 6 * 2 ** 30
+    assert memory.container_limit(v2, none) == 6 * 2 ** 30
     (v2 / "memory.max").write_text("max\n")                           # no limit
-    assert memory.container_limit(v2) is None
+    assert memory.container_limit(v2, none) is None
     v1 = tmp_path / "v1" / "memory"
     v1.mkdir(parents=True)
     (v1 / "memory.limit_in_bytes").write_text(str(4 * 2 ** 30))
     (v1 / "memory.usage_in_bytes").write_text(str(2 ** 30))
-    assert memory.container_limit(tmp_path / "v1") == 3 * 2 ** 30
+    assert memory.container_limit(tmp_path / "v1", none) == 3 * 2 ** 30
     (v1 / "memory.limit_in_bytes").write_text("9223372036854771712")   # v1's "no limit"
-    assert memory.container_limit(tmp_path / "v1") is None
+    assert memory.container_limit(tmp_path / "v1", none) is None
+
+
+def test_a_limit_on_the_group_of_the_process_itself_counts(tmp_path):
+    """systemd-run or a host cgroup namespace: the limit sits on the process's own group, not at the root."""
+    (tmp_path / "user.slice" / "run-1.scope").mkdir(parents=True)
+    (tmp_path / "user.slice" / "run-1.scope" / "memory.max").write_text(str(4 * 10 ** 9))
+    (tmp_path / "user.slice" / "run-1.scope" / "memory.current").write_text(str(10 ** 9))
+    (tmp_path / "memory.max").write_text("max")
+    (tmp_path / "memory.current").write_text(str(10 ** 9))
+    own = tmp_path / "cgroup"
+    own.write_text("0::/user.slice/run-1.scope\n")
+    assert memory.container_limit(tmp_path, own) == 3 * 10 ** 9
+    own.write_text("0::/\n")
+    assert memory.container_limit(tmp_path, own) is None
 
 
 def test_available_ram_is_the_smaller_of_the_machines_and_the_containers(tmp_path, monkeypatch):
@@ -94,10 +109,11 @@ def test_available_ram_is_the_smaller_of_the_machines_and_the_containers(tmp_pat
     meminfo.write_text("MemTotal:       32000000 kB\nMemFree:         1000000 kB\nMemAvailable:   20000000 kB\n")
     cgroup = tmp_path / "cgroup"
     cgroup.mkdir()
-    assert memory.available_ram(meminfo, cgroup) == 20_000_000 * 1024
+    own = tmp_path / "no-such-file"
+    assert memory.available_ram(meminfo, cgroup, own) == 20_000_000 * 1024
     (cgroup / "memory.max").write_text(str(12 * 10 ** 9))
     (cgroup / "memory.current").write_text(str(2 * 10 ** 9))
-    assert memory.available_ram(meminfo, cgroup) == 10 * 10 ** 9
+    assert memory.available_ram(meminfo, cgroup, own) == 10 * 10 ** 9
 
 
 def test_a_chapter_asked_for_more_than_the_free_memory_stops_in_its_device_cell(monkeypatch):

