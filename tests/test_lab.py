@@ -107,8 +107,8 @@ def test_lab_offline_prepares_then_opens_jupyterlab_there_with_the_hub_off(two_c
     started = []
     monkeypatch.setattr(lab.os, "execv", lambda program, argv: started.append(argv))
     folder = tmp_path / "mine"
-    lab.main(["--into", str(folder)])
-    assert started == [[sys.executable, "-m", "jupyterlab", str(folder)]]
+    lab.main(["--into", str(folder), "--no-browser"])
+    assert started == [[sys.executable, "-m", "jupyterlab", "--no-browser", str(folder)]]
     assert (folder / "ch97_edited.ipynb").exists() and all(lab.os.environ[name] == "1" for name in lab.HUB_OFF)
     assert "ch98_untouched.ipynb  written" in capsys.readouterr().out
     started.clear()

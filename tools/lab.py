@@ -3,6 +3,7 @@
     python -m tools.lab                     # prepare my-chapters/ (offline profile) and open JupyterLab there
     python -m tools.lab --prepare-only      # prepare (or refresh) the copies, open nothing
     python -m tools.lab ch01 --into DIR     # only chapter 1, into DIR
+    python -m tools.lab --no-browser        # options the command does not know go to JupyterLab
 
 Each copy is the chapter with the offline profile's parameters filled in as papermill's --prepare-only does it (a
 cell tagged `injected-parameters` after the parameters cell). The folder keeps a record (.prepared.json) of the
@@ -93,7 +94,9 @@ def main(argv=None):
     parser.add_argument("chapter", nargs="*", help="chapter stems or prefixes (default: all)")
     parser.add_argument("--into", default=str(FOLDER), help="the reader's folder (default: my-chapters/)")
     parser.add_argument("--prepare-only", action="store_true", help="prepare the copies, do not start JupyterLab")
-    args = parser.parse_args(argv)
+    args, lab_options = parser.parse_known_args(argv)
+    if args.prepare_only and lab_options:
+        parser.error(f"unrecognized arguments: {' '.join(lab_options)}")
     folder = Path(args.into).resolve()
     outcomes = prepare(folder, args.chapter)
     width = max(map(len, outcomes))
@@ -103,7 +106,7 @@ def main(argv=None):
         return 0
     print(f"Opening JupyterLab in {shown(folder)}/ (the Hugging Face Hub switched off; Ctrl-C stops it).", flush=True)
     os.environ.update(HUB_OFF)              # the kernels inherit it: a Hub id fails at once instead of retrying
-    os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", str(folder)])
+    os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", *lab_options, str(folder)])
 
 
 if __name__ == "__main__":
