@@ -113,6 +113,8 @@ def test_lab_offline_prepares_then_opens_jupyterlab_there_with_the_hub_off(two_c
     assert "ch98_untouched.ipynb  written" in capsys.readouterr().out
     started.clear()
     assert lab.main(["--into", str(folder), "--prepare-only"]) == 0 and started == []
+    with pytest.raises(SystemExit):                                   # an option for JupyterLab, which will not start
+        lab.main(["--into", str(folder), "--prepare-only", "--no-browser"])
 
 
 def test_a_prepared_copy_runs_from_the_readers_folder(tmp_path):
