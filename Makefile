@@ -65,7 +65,11 @@ doctor: $(VENV)/.installed   ## what a bug report needs: versions vs pins, devic
 	$(BIN)/python -m tools.doctor
 
 lab: setup
-	$(BIN)/jupyter lab chapters/
+	$(BIN)/jupyter lab $(LAB_OPTIONS) chapters/
+
+.PHONY: lab-offline
+lab-offline: setup   ## every chapter, offline parameters filled in, in my-chapters/ (your edits kept), in JupyterLab
+	$(BIN)/python -m tools.lab $(LAB_OPTIONS)
 
 colab:            ## after changing tools/colab.py's REPO: regenerate badges, setup cells, colab/
 	$(BIN)/python -m tools.colab

@@ -1,7 +1,16 @@
-"""The runner's report of a run of chapters.
+"""The runner's report of a run of chapters: report.md, and the run as HTML pages.
 
 Each chapter's status, wall time, peak memory, key results (what `record()` showed) and, when it failed, the cell
-that failed."""
+that failed; the pages add each executed chapter as HTML and its figures."""
+import copy
+import os
+import re
+import time
+from html import escape
+from pathlib import Path
+
+import nbformat
+
 from utils.notebook import MIME
 
 
@@ -38,3 +47,117 @@ def markdown(rows, profile, results=True):
         if results:
             lines += [f"- {key}: {value}" for key, value in r.get("results", {}).items()]
     return "\n".join(lines) + "\n"
+
+
+# nbconvert's lab template without the scripts it fetches from a CDN: require.js (widgets), MathJax and mermaid, which
+# the chapters do not use; its stylesheets are inlined, so the page needs no network and no server
+PAGE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\(https?://[^)]*\)")          # Markdown images on the web (Colab's badge)
+IMAGES = ("image/png", "image/jpeg")
+STYLE = """body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; padding: 0 1em; }
+table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: .3em .6em; text-align: left; }
+td.number { text-align: right; } .ok { color: #1a7f37; } .FAILED { color: #cf222e; font-weight: bold; }
+figure { display: inline-block; margin: .5em; vertical-align: top; }
+figure img { max-width: 22em; border: 1px solid #ddd; } figcaption { font-size: .85em; max-width: 26em; }"""
+
+
+def chapter_page(nb, title):
+    """An executed chapter as one HTML page that loads nothing from the network (Markdown images on the web are
+    replaced by their text; output images are embedded)."""
+    import jinja2
+    from nbconvert import HTMLExporter
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = REMOTE_IMAGE.sub(r"\1", cell.source)
+    exporter = HTMLExporter(template_name="lab", template_file="offline.html.j2",
+                            extra_loaders=[jinja2.DictLoader({"offline.html.j2": PAGE_TEMPLATE})])
+    return exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})[0]
+
+
+def title_of(nb, default):
+    """The chapter's first Markdown heading."""
+    for cell in nb.cells:
+        for line in cell.source.splitlines() if cell.cell_type == "markdown" else ():
+            if line.startswith("#"):
+                return line.lstrip("#").strip()
+    return default
+
+
+def figures_of(nb):
+    """(cell id, the heading above the cell, mimetype, base64 data) of every image a chapter's cells displayed."""
+    heading = ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            heading = next((line.lstrip("#").strip() for line in reversed(cell.source.splitlines())
+                            if line.startswith("#")), heading)
+        for out in cell.get("outputs", []):
+            for mime in IMAGES:
+                if mime in out.get("data", {}):
+                    yield cell.get("id", ""), heading, mime, out["data"][mime]
+
+
+def files_named(nb, folder):
+    """The files in `folder` (a chapter's output folder) that the chapter named in its outputs: what this run wrote,
+    not what an earlier one left."""
+    said = "\n".join(out.get("text", "") + out.get("data", {}).get("text/plain", "")
+                     for cell in nb.cells for out in cell.get("outputs", []))
+    return [f for f in sorted(Path(folder).glob("*")) if f.is_file()
+            and re.search(rf"(^|[\s/]){re.escape(f.name)}($|[\s)])", said, re.MULTILINE)]
+
+
+def chapter_section(row, nb, folder, out_dir):
+    """The index's part for one chapter: status, failure, key results, figures (each linking to its cell in the
+    chapter's page) and the files the chapter named in its output folder."""
+    name, status = escape(row["chapter"]), escape(row["status"])
+    page = f"{name}.html"
+    head = f'<a href="{page}">{escape(title_of(nb, row["chapter"]))}</a>' if nb else f"{name} (no notebook was written)"
+    lines = [f'<section id="{name}"><h2>{head}: <span class="{status}">{status}</span></h2>']
+    if "failed" in row:
+        lines.append(f"<p>Failed at {escape(row['failed'])}</p>")
+    if row.get("results"):
+        lines.append("<table>" + "".join(f"<tr><th>{escape(str(key))}</th><td>{escape(str(value))}</td></tr>"
+                                          for key, value in row["results"].items()) + "</table>")
+    for cell_id, heading, mime, data in figures_of(nb) if nb else ():
+        lines.append(f'<figure><a href="{page}#cell-id={escape(cell_id)}"><img src="data:{mime};base64,{data.strip()}"'
+                     f' alt="{escape(heading)}"></a><figcaption>{escape(heading)}</figcaption></figure>')
+    for file in files_named(nb, folder) if nb else ():
+        link = escape(Path(os.path.relpath(file, out_dir)).as_posix())
+        inner = f'<img src="{link}" alt="{escape(file.name)}">' if file.suffix == ".png" else escape(file.name)
+        lines.append(f'<figure><a href="{link}">{inner}</a><figcaption>{escape(file.name)}, written by the chapter'
+                     "</figcaption></figure>")
+    return "\n".join(lines + ["</section>"])
+
+
+def write_pages(rows, notebooks_dir, out_dir, profile):
+    """Each executed chapter as <out_dir>/<chapter>.html, and <out_dir>/index.html linking them with each
+    chapter's status, time, peak memory, key results and figures; all of it opens from the disk, without a server
+    or a network. Returns the index's path."""
+    out_dir, sections = Path(out_dir), []
+    for row in rows:
+        notebook = Path(notebooks_dir) / f"{row['chapter']}.ipynb"
+        nb = nbformat.read(notebook, as_version=4) if notebook.exists() else None
+        if nb:
+            (out_dir / f"{row['chapter']}.html").write_text(chapter_page(nb, title_of(nb, row["chapter"])),
+                                                            encoding="utf-8")
+        chosen = nb.metadata.get("papermill", {}).get("parameters", {}) if nb else {}
+        sections.append(chapter_section(row, nb, chosen.get("output_dir") or out_dir / row["chapter"], out_dir))
+    title = f"Chapter run ({escape(profile)} profile)"
+    table = "".join(f'<tr><td><a href="#{escape(r["chapter"])}">{escape(r["chapter"])}</a></td>'
+                    f'<td class="{escape(r["status"])}">{escape(r["status"])}</td><td class="number">{r["wall_s"]}</td>'
+                    f'<td class="number">{r["peak_mib"]}</td></tr>' for r in rows)
+    index = out_dir / "index.html"
+    index.write_text(f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style></head>
+<body><h1>{title}</h1>
+<p>Written by <code>python -m tools.run</code> on {time.strftime("%Y-%m-%d %H:%M")}. Each chapter's page is the
+executed notebook; a figure links to its cell there. Everything opens from the disk, without a server or a network.</p>
+<table><tr><th>chapter</th><th>status</th><th>wall time (s)</th><th>peak memory (MiB)</th></tr>{table}</table>
+{"".join(sections)}
+</body></html>
+""", encoding="utf-8")
+    return index

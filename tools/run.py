@@ -205,6 +205,7 @@ def main(argv=None):
     (out_dir / "report.md").write_text(text)
     (out_dir / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
     print("\n" + text + f"\nExecuted notebooks: {notebooks_dir}\nReport: {out_dir / 'report.md'}")
+    print(f"Pages (open in a browser): {report.write_pages(rows, notebooks_dir, out_dir, args.profile)}")
     return 1 if any(r["status"] != "ok" for r in rows) else 0
 
 
