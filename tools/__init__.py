@@ -1,6 +1,7 @@
 """The repository's own machinery, which no notebook imports.
 
-    run, report     execute chapters headlessly with papermill; report.md / report.json      (make run, make record)
+    run, report     execute chapters headlessly with papermill; report.md/.json, index.html  (make run, make record)
+    lab             offline copies of the chapters for JupyterLab, a reader's edits kept     (make lab-offline)
     rehearse        the book profile's defaults against local stand-ins, network blocked   (make rehearse)
     tiny_models     tiny models of the book's families built from configs (rehearsal, tests)
     install         the offline assets: wheels, the vocab sdist, one-time conversions        (make assets)
