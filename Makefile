@@ -67,8 +67,8 @@ doctor: $(VENV)/.installed   ## what a bug report needs: versions vs pins, devic
 lab: setup
 	$(BIN)/jupyter lab chapters/
 
-colab:            ## after changing tools/colab.py's REPO: regenerate badges, setup cells, colab/
-	$(BIN)/python -m tools.colab
+colab: $(VENV)/.installed   ## regenerate badges, setup cells, colab/, README's table; publish: REPO=owner/name REF=v1.0
+	$(BIN)/python -m tools.colab $(if $(REPO),--repo $(REPO)) $(if $(REF),--ref $(REF))
 
 # Colab's versions (colab/colab-gpu-pip-freeze.txt) of every library the chapters import, plus what the Colab setup
 # cell installs, in a second environment; torch is the project's CPU build (Colab's is 2.11 with CUDA). Every chapter
