@@ -250,10 +250,10 @@ def test_the_check_finds_each_kind_of_disagreement(tmp_path, monkeypatch, case, 
 
 def test_make_colab_publishes_from_a_fresh_clone_rewriting_only_generated_files(tmp_path, monkeypatch):
     clone = copy_of_this_repository(tmp_path / "clone")
-    (clone / ".venv").symlink_to(ROOT / ".venv")                            # what `make setup` would have built
+    (clone / ".venv").symlink_to(sys.prefix)                                # what `make setup` would have built
     (clone / ".git" / "info" / "exclude").write_text(".venv\n")             # .gitignore's `.venv/` skips no link
     old = setting(clone)
-    refused = RUN([str(ROOT / ".venv" / "bin" / "python"), "-m", "tools.colab", "--repo", "not a repository"],
+    refused = RUN([sys.executable, "-m", "tools.colab", "--repo", "not a repository"],
                   cwd=clone, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "REPO='not a repository' is not a GitHub repository" in refused.stderr
     assert git("status", "--porcelain", cwd=clone) == ""
