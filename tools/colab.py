@@ -25,7 +25,7 @@ from utils.paths import ROOT
 
 from .pins import locked, normalized, read
 
-SETTING = Path("colab") / "location.toml"   # relative to the companion's root: the only copy of its public location
+SETTING = ROOT / "colab" / "location.toml"   # where the companion is published: the only copy of that place
 FREEZE = ROOT / "colab" / "colab-gpu-pip-freeze.txt"   # Colab GPU runtime's published `pip freeze`, vendored
 # what a fresh Colab kernel has imported before the first cell runs, or the chapters import before any install could
 # take effect: the setup cell must never replace these (Colab would ask for a restart, or run a mix of versions)
@@ -112,14 +112,14 @@ def checked(repo, ref, published):
     return Location(repo, ref, bool(published))
 
 
-def location(root=ROOT):
-    """The setting of the companion at `root`."""
-    data = tomllib.loads((Path(root) / SETTING).read_text())
+def location():
+    """The setting, checked."""
+    data = tomllib.loads(SETTING.read_text())
     return checked(data["repo"], data["ref"], data["published"])
 
 
-def write_location(where, root=ROOT):
-    (Path(root) / SETTING).write_text(
+def write_location(where):
+    SETTING.write_text(
         "# Where the companion is published on GitHub: the one setting behind every Colab badge and setup cell.\n"
         "# Written by `make colab REPO=owner/name REF=ref`, which regenerates everything that names it.\n"
         f'repo = "{where.repo}"\nref = "{where.ref}"\npublished = {str(where.published).lower()}\n')
