@@ -1,17 +1,23 @@
-"""Colab's badges, setup cells and requirement files, generated from one setting.
+"""Colab's badges, setup cells and requirement files, generated from one setting: where the companion is published.
 
-Colab badges, the notebooks' setup cell, colab/requirements.txt, and the files that rebuild Colab's versions here
-(`make colab-stack`).
+The setting is colab/location.toml (GitHub owner/name, the branch or tag that badges open and setup cells clone, and
+whether it is published there). Everything below is generated from it and from the pins:
 
-    python -m tools.colab                 # regenerate README's chapter table, every badge and setup cell, colab/
-    python -m tools.colab stack DIR       # DIR/requirements.txt, no-deps.txt, constraints.txt for make colab-stack
+    python -m tools.colab                            # regenerate every badge and setup cell, README's chapter table,
+                                                     # colab/README.md and colab/requirements*.txt
+    python -m tools.colab --repo OWNER/NAME --ref REF   # publish: write the setting, then regenerate (`make colab
+                                                     # REPO=OWNER/NAME REF=REF`)
+    python -m tools.colab stack DIR                  # DIR/requirements.txt, no-deps.txt, constraints.txt for
+                                                     # make colab-stack
 
-Set REPO (and BRANCH) once the repository is public, then run the first command. When Colab publishes a new pip
-freeze, replace colab/colab-gpu-pip-freeze.txt and run `make colab colab-stack` and the resolver test
-(tests/test_colab.py): they say what no longer fits."""
+When Colab publishes a new pip freeze, replace colab/colab-gpu-pip-freeze.txt and run `make colab colab-stack` and the
+resolver test (tests/test_colab.py): they say what no longer fits."""
+import argparse
 import re
 import sys
+import tomllib
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 
@@ -19,8 +25,7 @@ from utils.paths import ROOT
 
 from .pins import locked, normalized, read
 
-REPO = "hands-on-llm-companion/hands-on-llm-companion"   # GitHub owner/name: the only copy of the URL
-BRANCH = "main"
+SETTING = ROOT / "colab" / "location.toml"   # where the companion is published: the only copy of that place
 FREEZE = ROOT / "colab" / "colab-gpu-pip-freeze.txt"   # Colab GPU runtime's published `pip freeze`, vendored
 # what a fresh Colab kernel has imported before the first cell runs, or the chapters import before any install could
 # take effect: the setup cell must never replace these (Colab would ask for a restart, or run a mix of versions)
@@ -36,14 +41,6 @@ DEV_TOOLS = {"jupyterlab", "papermill", "nbval", "pytest", "pytest-xdist", "ruff
 UPGRADES = {}
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 TABLE_START, TABLE_END = "<!-- chapters:start -->", "<!-- chapters:end -->"
-
-
-def colab_url(notebook):
-    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/chapters/{Path(notebook).name}"
-
-
-def badge(notebook):
-    return f"[![Open In Colab]({BADGE})]({colab_url(notebook)})"
 
 
 def dependencies(package):
@@ -93,46 +90,151 @@ def write_stack(folder):
     return folder
 
 
-def setup_cell():
-    """Source of every chapter's setup cell: on Colab, fetch the companion and install what Colab lacks; else
-    nothing."""
-    name = REPO.split("/")[1]
+
+class Location(NamedTuple):
+    """Where the companion is published (colab/location.toml)."""
+    repo: str          # GitHub owner/name
+    ref: str           # the branch or tag that every badge opens and every setup cell clones
+    published: bool    # set by `make colab REPO=... REF=...`; until then the README says the badges do not open yet
+
+
+OWNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9_.-]{1,100}")
+REF_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def checked(repo, ref, published):
+    """A Location, or ValueError naming what is wrong with `repo` or `ref` and what is expected."""
+    if not OWNER_NAME.fullmatch(repo) or repo.endswith(".git") or repo.split("/")[1] in (".", ".."):
+        raise ValueError(f"REPO={repo!r} is not a GitHub repository: expected OWNER/NAME, e.g. REPO=alice/hands-on-llm")
+    if not REF_NAME.fullmatch(ref) or ".." in ref or ref.endswith((".", ".lock")) or re.fullmatch("[0-9a-f]{40}", ref):
+        raise ValueError(f"REF={ref!r} is not a branch or tag name that git can clone and Colab can open (no slashes, "
+                         "no commit ids): e.g. REF=v1.0")
+    return Location(repo, ref, bool(published))
+
+
+def location():
+    """The setting, checked."""
+    data = tomllib.loads(SETTING.read_text())
+    return checked(data["repo"], data["ref"], data["published"])
+
+
+def write_location(where):
+    SETTING.write_text(
+        "# Where the companion is published on GitHub: the one setting behind every Colab badge and setup cell.\n"
+        "# Written by `make colab REPO=owner/name REF=ref`, which regenerates everything that names it.\n"
+        f'repo = "{where.repo}"\nref = "{where.ref}"\npublished = {str(where.published).lower()}\n')
+
+
+def colab_url(notebook, where=None):
+    where = where or location()
+    return f"https://colab.research.google.com/github/{where.repo}/blob/{where.ref}/chapters/{Path(notebook).name}"
+
+
+def badge(notebook, where=None):
+    return f"[![Open In Colab]({BADGE})]({colab_url(notebook, where)})"
+
+
+def unpublished_note(where):
+    """A line for the README and colab/README.md while the companion is not published; else nothing."""
+    return "" if where.published else (
+        f"**Not published yet:** the Colab links point at github.com/{where.repo} ({where.ref}), where this companion "
+        "is not published, so they open \"notebook not found\"; the README's Colab section says how a maintainer "
+        "publishes it.")
+
+
+# The setup cell below the location line, the same in every chapter (tests/test_colab_setup.py executes it).
+SETUP_BODY = r'''    started = time.monotonic()
+
+    def step(what, command, fix):
+        """Run one set-up step; if it fails, stop here naming the step, its last line of output and the fix."""
+        print(f"setup: {what}", flush=True)
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        if done.returncode != 0:
+            lines = [line for line in (done.stdout + "\n" + done.stderr).splitlines() if line.strip()]
+            lines = lines or [f"exit status {done.returncode}"]
+            print("\n".join(lines), file=sys.stderr)
+            last = next((line for line in reversed(lines) if line.lower().startswith(("fatal:", "error:"))), lines[-1])
+            raise RuntimeError(f"Setup could not {what} ({last.strip().rstrip('.')}). Fix: {fix}.")
+
+    if torch.cuda.is_available():
+        print(f"setup: GPU {torch.cuda.get_device_name(0)}")
+    else:
+        print("setup: this runtime has no GPU, and the book's models want one: Runtime > Change runtime type > T4 GPU, "
+              "then Run all again. To stay on the CPU: the cell that picks the device checks, before anything "
+              "downloads, whether this chapter's models fit, and names what would.")
+    if os.path.isdir(f"{HOME}/.git"):
+        print(f"setup: {HOME} is already here (an earlier run cloned it)")
+    else:
+        step(f"clone {REPO} at {REF}",
+             ["git", "clone", "--quiet", "--depth", "1", "--branch", REF, f"https://github.com/{REPO}.git", HOME],
+             f"check that https://github.com/{REPO} is public and has a branch or tag {REF}, and that this runtime is "
+             "online")
+    for options, file in (([], "colab/requirements.txt"), (["--no-deps"], "colab/requirements-no-deps.txt")):
+        step(f"install {file}", [sys.executable, "-m", "pip", "install", "--quiet", *options, "-r", f"{HOME}/{file}"],
+             "run this cell again (a network hiccup?); if it fails again, Colab's packages have changed: report the "
+             f"output above at https://github.com/{REPO}/issues")
+    if HOME not in sys.path:
+        sys.path.insert(0, HOME)
+    print(f"setup: ready in {time.monotonic() - started:.0f} s ({REPO} at {REF} in {HOME})")'''
+
+
+def setup_cell(where=None):
+    """Source of every chapter's setup cell: on Colab, say whether there is a GPU, clone the companion at the ref its
+    badge opens and install what Colab lacks, each step checked; elsewhere nothing."""
+    where = where or location()
+    home = f"/content/{where.repo.split('/')[1]}"
     return (
-        "# Setup. On Colab: fetch the companion (for its utils/) and install only what Colab lacks\n"
-        "# (colab/requirements.txt); Colab's own torch, transformers, numpy, ... stay, so no restart is needed.\n"
-        "# Everywhere else this cell does nothing: `make setup` has installed everything.\n"
+        "# Setup. On Colab: check for a GPU, fetch the companion at the version this notebook belongs to (for its\n"
+        "# utils/) and install what Colab lacks (colab/requirements*.txt: gensim, BERTopic, datamapplot, ...), about\n"
+        "# 30 s. Colab's own torch, transformers, numpy, ... stay, so nothing asks for a restart. Elsewhere this cell\n"
+        "# does nothing: `make setup` has installed everything.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f"    !git clone --quiet --depth 1 --branch {BRANCH} https://github.com/{REPO}.git /content/{name}"
-        f" || git -C /content/{name} pull --quiet\n"
-        f"    %pip install --quiet -r /content/{name}/colab/requirements.txt\n"
-        f"    %pip install --quiet --no-deps -r /content/{name}/colab/requirements-no-deps.txt\n"
-        f'    sys.path.insert(0, "/content/{name}")'
-    )
+        "    import os\n"
+        "    import subprocess\n"
+        "    import time\n"
+        "\n"
+        "    import torch\n"
+        "\n"
+        f'    REPO, REF, HOME = "{where.repo}", "{where.ref}", "{home}"\n'
+        + SETUP_BODY)
 
 
 def title(nb):
     return nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
 
 
-def chapter_table(notebooks):
+def chapter_table(notebooks, where=None):
+    where = where or location()
     rows = ["| chapter | notebook | Colab | reference output (offline run) |", "|---|---|---|---|"]
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
-        rows.append(f"| {title(nb)} | [{path.name}](chapters/{path.name}) | {badge(path)} | "
+        rows.append(f"| {title(nb)} | [{path.name}](chapters/{path.name}) | {badge(path, where)} | "
                     f"[recording](tests/recordings/{path.name}) |")
-    return "\n".join(rows)
+    note = unpublished_note(where)
+    return "\n".join(rows + ["", note] if note else rows)
 
 
-def apply(nb, path):
+def apply(nb, path, where=None):
     """Put the current badge into the title cell and the current source into the cell tagged `setup`."""
     lines = [line for line in nb.cells[0].source.splitlines() if BADGE not in line]
-    nb.cells[0].source = "\n".join(lines + [badge(path)]).replace("\n\n\n", "\n\n")
+    nb.cells[0].source = "\n".join(lines + [badge(path, where)]).replace("\n\n\n", "\n\n")
     for cell in nb.cells:
         if "setup" in cell.metadata.get("tags", []):
-            cell.source = setup_cell()
+            cell.source = setup_cell(where)
     return nb
+
+
+def colab_readme(notebooks, where):
+    note = unpublished_note(where)
+    return ("# Open the chapters in Colab\n\n"
+            f"Generated by `python -m tools.colab` from `colab/location.toml`: github.com/{where.repo} at "
+            f"`{where.ref}`.\n\n" + (f"{note}\n\n" if note else "")
+            + "Choose a GPU runtime (Runtime > Change runtime type > T4 GPU), then Run all. Each notebook's setup cell "
+            "clones the companion at the same ref and installs `colab/requirements.txt` and "
+            "`colab/requirements-no-deps.txt`: only what Colab lacks (see the README's Colab section).\n\n"
+            + "\n".join(f"- {title(nbformat.read(p, as_version=4))}: {badge(p, where)}" for p in notebooks) + "\n")
 
 
 def main(argv=None):
@@ -140,22 +242,31 @@ def main(argv=None):
     if argv[:1] == ["stack"]:
         print(f"Wrote requirements.txt, no-deps.txt and constraints.txt into {write_stack(argv[1])}")
         return 0
+    parser = argparse.ArgumentParser(prog="python -m tools.colab", description="Regenerate every badge, setup cell, "
+                                     "README's chapter table and colab/ from colab/location.toml.")
+    parser.add_argument("--repo", help="publish: the GitHub owner/name (marks the companion published)")
+    parser.add_argument("--ref", help="publish: the branch or tag that badges open and setup cells clone")
+    args = parser.parse_args(argv)
+    where = location()
+    if args.repo or args.ref:
+        try:
+            where = checked(args.repo or where.repo, args.ref or where.ref, where.published or bool(args.repo))
+        except ValueError as error:
+            parser.error(str(error))
+        write_location(where)
     notebooks = sorted((ROOT / "chapters").glob("ch*.ipynb"))
     for path in notebooks:
-        nbformat.write(apply(nbformat.read(path, as_version=4), path), path)
+        nbformat.write(apply(nbformat.read(path, as_version=4), path, where), path)
     readme = (ROOT / "README.md").read_text()
     pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.S)
-    table = f"{TABLE_START}\n{chapter_table(notebooks)}\n{TABLE_END}"
+    table = f"{TABLE_START}\n{chapter_table(notebooks, where)}\n{TABLE_END}"
     (ROOT / "README.md").write_text(pattern.sub(lambda _: table, readme))
     (ROOT / "colab").mkdir(exist_ok=True)
     (ROOT / "colab" / "requirements.txt").write_text(colab_requirements())
     (ROOT / "colab" / "requirements-no-deps.txt").write_text(colab_requirements_no_deps())
-    (ROOT / "colab" / "README.md").write_text(
-        "# Open the chapters in Colab\n\nGenerated by `python -m tools.colab`. Choose a GPU runtime "
-        "(Runtime > Change runtime type > T4 GPU); each notebook's setup cell installs `colab/requirements.txt` and "
-        "`colab/requirements-no-deps.txt`: only what Colab lacks (see the README's Colab section).\n\n"
-        + "\n".join(f"- {title(nbformat.read(p, as_version=4))}: {badge(p)}" for p in notebooks) + "\n")
-    print(f"Updated {len(notebooks)} notebooks, README.md and colab/ for https://github.com/{REPO}")
+    (ROOT / "colab" / "README.md").write_text(colab_readme(notebooks, where))
+    print(f"Updated {len(notebooks)} notebooks, README.md and colab/ for github.com/{where.repo} at {where.ref}"
+          + ("" if where.published else " (not published yet)"))
 
 
 if __name__ == "__main__":
