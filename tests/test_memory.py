@@ -5,8 +5,8 @@ import time
 
 import pytest
 import torch
-from chapter_code import cell
 
+from chapter_code import cell
 from utils import memory
 from utils.memory import NotEnoughMemory, check_memory
 
