@@ -75,7 +75,7 @@ test: setup       ## the full suite: unit tests, nbval replays of tests/recordin
 	$(OFFLINE) $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
 test-fast: setup  ## the unit tests alone: no notebook executed, no network
-	$(OFFLINE) $(BIN)/python -m pytest -m "not notebook and not index"
+	$(OFFLINE) $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not notebook and not index"
 
 # ruff and actionlint in a small environment of their own (requirements-lint.txt, hashed): lint needs no 3.5 GB
 LINT_VENV := .venv-lint

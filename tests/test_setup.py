@@ -2,6 +2,7 @@
 .SHELLFLAGS (macOS's make 3.81), an old Python stops at once with one sentence, the environment is made again when a
 pin changes, torch cannot change what the lock installed, `make colab` sets up first, `make clean` says what it
 leaves. Each check runs make itself (dry runs, or targets in a temporary folder)."""
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,8 @@ import pytest
 from tools import pins
 from utils.paths import ROOT
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+pytestmark = pytest.mark.skipif(shutil.which("make") is None or os.name != "posix",
+                                reason="needs make and a POSIX shell (the Makefile's recipes are bash)")
 
 
 def make(*args, cwd=ROOT):
