@@ -1,20 +1,82 @@
-"""Tests run the offline profile: no Hub, stable hashing and pinned float kernels in the kernels nbval starts."""
+"""Tests run the offline profile: no Hub, stable hashing and pinned float kernels in the kernels nbval starts (their
+outputs are compared with the recordings). Tiers: `-m "not notebook and not index"` is `make test-fast`."""
+import hashlib
 import json
 import os
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tools import numerics
 from tools.run import OFFLINE_ENV
+from utils.paths import CACHE, ROOT
 
-os.environ.update(OFFLINE_ENV)
+os.environ.update({**OFFLINE_ENV, **numerics.environment("pinned")})
+
+# what a test marked `index` resolves: when none of it changed since it last passed, it is not resolved again
+INDEX_INPUTS = ("requirements.txt", "requirements.lock", "requirements-lint.txt", "colab/colab-gpu-pip-freeze.txt",
+                "colab/requirements.txt", "colab/requirements-no-deps.txt", "tests/test_colab.py")
+STAMPS = CACHE / "stamps"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--index-again", action="store_true",
+                     help="resolve against the package index again even where a stamp says it passed (tests marked "
+                          "index)")
 
 
 def pytest_report_header():
     return numerics.platform_note()
+
+
+def pytest_collection_modifyitems(items):
+    """The nbval replays and every test that runs chapters through the runner (`tiny_chapters`) execute notebooks:
+    marked `notebook`, like the tests marked so by hand (those that start a kernel themselves)."""
+    for item in items:
+        if item.__class__.__name__ == "IPyNbCell" or "tiny_chapters" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.notebook)
+
+
+def index_url():
+    """The package index uv resolves against: UV_DEFAULT_INDEX / UV_INDEX_URL, else PyPI."""
+    return (os.environ.get("UV_DEFAULT_INDEX") or os.environ.get("UV_INDEX_URL") or "https://pypi.org/simple").rstrip("/")
+
+
+def stamp(item):
+    """The stamp that says `item` passed with these inputs (the pin files, the test's own source, uv's version)."""
+    import importlib.metadata as md
+    h = hashlib.sha256(md.version("uv").encode() + item.nodeid.encode())
+    for name in INDEX_INPUTS + (str(item.path.relative_to(ROOT)),):
+        file = ROOT / name
+        h.update(name.encode() + (file.read_bytes() if file.exists() else b""))
+    return STAMPS / f"index-{h.hexdigest()[:24]}"
+
+
+def pytest_runtest_setup(item):
+    """A test marked `index` is skipped where its stamp says it passed with the same inputs, and fails at once, saying
+    so, where the package index cannot be reached."""
+    if item.get_closest_marker("index") is None:
+        return
+    if stamp(item).exists() and not item.config.getoption("--index-again"):
+        pytest.skip(f"resolved with these pins and this uv before ({stamp(item).relative_to(ROOT)}); "
+                    "--index-again resolves again")
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{index_url()}/uv/", method="HEAD"), timeout=10).close()
+    except OSError as err:
+        pytest.fail(f"this test needs the package index {index_url()}, which cannot be reached ({err}); the tiers "
+                    "without it: make test-fast, or pytest -m 'not index'", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.when == "call" and report.passed and item.get_closest_marker("index") is not None:
+        stamp(item).parent.mkdir(parents=True, exist_ok=True)
+        stamp(item).write_text(f"{item.nodeid}\n")
+    return report
 
 
 def pytest_collectstart(collector):

@@ -111,13 +111,34 @@ def test_gensim_data_while_offline_fails_fast_without_the_network(monkeypatch, t
 
 
 def test_gensim_data_already_downloaded_loads_while_offline(monkeypatch, tmp_path):
+    """A gensim-data folder as gensim.downloader leaves it (information.json, <name>/__init__.py with load_data)
+    loads through gensim's own loader with the Hub switched off and no network."""
+    import json
+    import sys
+
     import gensim.downloader
-    sentinel = object()
-    (tmp_path / "glove-wiki-gigaword-50").mkdir()
+    import numpy as np
+    from gensim.models import KeyedVectors
+    name = "tiny-test-vectors-3"
+    vectors = KeyedVectors(vector_size=3)
+    vectors.add_vectors(["king", "queen"], np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32))
+    (tmp_path / name).mkdir()
+    vectors.save(str(tmp_path / name / "vectors.kv"))
+    (tmp_path / name / "__init__.py").write_text(
+        "import os\nfrom gensim.models import KeyedVectors\n\n\ndef load_data():\n"
+        "    return KeyedVectors.load(os.path.join(os.path.dirname(__file__), 'vectors.kv'))\n")
+    catalogue = {"corpora": {}, "models": {name: {"file_name": "vectors.kv"}}}
+    (tmp_path / "information.json").write_text(json.dumps(catalogue))
+
+    def no_network(url):
+        raise OSError(f"no network for {url}")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(gensim.downloader, "BASE_DIR", str(tmp_path))
-    monkeypatch.setattr(gensim.downloader, "load", lambda name: sentinel)
-    assert load_word_vectors("glove-wiki-gigaword-50") is sentinel
+    monkeypatch.setattr(gensim.downloader, "urlopen", no_network)     # gensim falls back to its information.json
+    monkeypatch.setattr(sys, "path", list(sys.path))                  # gensim puts BASE_DIR in front to import name
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    loaded = load_word_vectors(name)
+    assert loaded.index_to_key == ["king", "queen"] and loaded.most_similar("king", topn=1)[0][0] == "queen"
 
 
 @pytest.mark.parametrize("error, expected", [(URLError("no route to host"), HubUnavailable),

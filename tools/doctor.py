@@ -1,7 +1,10 @@
 """Check this machine for the companion: what a bug report needs.
 
-Python, the pinned packages, the device and whether the book's largest model fits it, the offline catalogue and the
-Hub switches. Each problem line names its fix; the exit status is 1 when there is one.
+First the versions a bug report starts with (Python; torch and its build: CPU, or the CUDA it was built for;
+transformers, sentence-transformers), then every package against the lock, the device and whether the book's largest
+model fits it (utils/memory.py), the offline catalogue and the Hub switches. A problem (FAIL) names its fix and makes
+the exit status 1; a warning (WARN) does not: the book's model not fitting this machine still leaves the offline
+profile, which needs no GPU.
 
     python -m tools.doctor
 
@@ -14,15 +17,40 @@ import sys
 
 import torch
 
-from utils import assets, models
+from utils import assets, memory, models
 from utils.devices import dtype_for, resolve_device
 
 from . import pins
 
-BOOK_MODEL, BOOK_PARAMETERS = "microsoft/Phi-3-mini-4k-instruct", 3.82e9   # the book profile's largest model
+# the book profile's largest model and its parameters, read from its configuration (tests/test_memory.py counts them
+# from Phi-3-mini's configuration); the doctor does not reach for the Hub to read it
+BOOK_MODEL, BOOK_PARAMETERS = "microsoft/Phi-3-mini-4k-instruct", 3_821_079_552
 SETUP = "make setup   (it installs requirements.lock)"
-SMALLER = ("use the offline profile, which needs no GPU (python -m tools.run --profile offline), or for the book "
-           "profile a machine with more memory (on Colab: Runtime > Change runtime type > T4 GPU)")
+FIRST = ("transformers", "sentence-transformers")      # after torch: the versions a bug report names first
+
+
+def torch_build():
+    """torch's version and what it was built for: CUDA x.y, ROCm, or the CPU (with MPS on Apple silicon)."""
+    if torch.version.cuda:
+        build = f"CUDA {torch.version.cuda} build"
+    elif getattr(torch.version, "hip", None):
+        build = f"ROCm {torch.version.hip} build"
+    elif torch.backends.mps.is_built():
+        build = "CPU and MPS build"
+    else:
+        build = "CPU build"
+    return f"{torch.__version__} ({build})"
+
+
+def _versions():
+    rows = [("python", f"{platform.python_version()} ({sys.executable})", "ok", None),
+            ("torch", torch_build(), "ok", None)]
+    for name in FIRST:
+        try:
+            rows.append((name, md.version(name), "ok", None))
+        except md.PackageNotFoundError:
+            rows.append((name, "not installed", "FAIL", SETUP))
+    return rows
 
 
 def _packages():
@@ -31,43 +59,32 @@ def _packages():
         try:
             installed = md.version(name)
         except md.PackageNotFoundError:
-            rows.append(("package", f"{name} is not installed (the lock pins {pinned})", False, SETUP))
+            rows.append(("package", f"{name} is not installed (the lock pins {pinned})", "FAIL", SETUP))
             continue
         if installed.split("+")[0] != pinned:     # torch's local tag (+cpu, +cu121) is not part of the pin
-            rows.append(("package", f"{name} {installed} is installed, the lock pins {pinned}", False, SETUP))
+            rows.append(("package", f"{name} {installed} is installed, the lock pins {pinned}", "FAIL", SETUP))
     matching = len(expected) - len(rows)
-    return [("packages", f"{matching} of {len(expected)} in requirements.txt and requirements.lock match", True,
+    return [("packages", f"{matching} of {len(expected)} in requirements.txt and requirements.lock match", "ok",
              None)] + rows
 
 
-def _memory(device):
-    """(description, bytes) of the memory the model would live in; bytes is None where it cannot be read."""
-    if device.startswith("cuda"):
-        props = torch.cuda.get_device_properties(device)
-        return f"{props.name}, {props.total_memory / 1e9:.1f} GB", props.total_memory
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):   # not POSIX
-        return "RAM unknown", None
-    return f"{ram / 1e9:.1f} GB RAM", ram
-
-
-def _device():
+def _device(free=None):
+    """The device that device='auto' picks and whether the book's model fits it; `free` (bytes) replaces the
+    measured memory (tests)."""
     device = resolve_device("auto", verbose=False)
-    text, memory = _memory(device)
+    have, where = (free, f"{device} with {free / 1e9:.1f} GB free") if free is not None else memory.available(device)
+    rows = [("device", f"{device} (what device='auto' picks): {where}", "ok", None)]
     dtype = dtype_for(device)
-    need = BOOK_PARAMETERS * dtype.itemsize
-    size = (f"{BOOK_MODEL} needs {need / 1e9:.1f} GB "
-            f"({BOOK_PARAMETERS / 1e9:.2f}B parameters x {dtype.itemsize} bytes, "
-            f"{str(dtype).removeprefix('torch.')})")
-    if memory is None:
-        fit = ("book model", f"{size}; this machine's memory is unknown", True, None)
-    elif need > memory:
-        fit = ("book model", f"{size}, {device} has {memory / 1e9:.1f} GB: does not fit", False, SMALLER)
-    else:
-        slow = "; it will run on the CPU, but slowly" if device == "cpu" else ""
-        fit = ("book model", f"{size}, {device} has {memory / 1e9:.1f} GB: fits{slow}", True, None)
-    return [("device", f"{device} (what device='auto' picks): {text}", True, None), fit]
+    try:
+        need = memory.check_memory([BOOK_MODEL], device, dtype, free=have, counts={BOOK_MODEL: BOOK_PARAMETERS},
+                                   verbose=False)
+    except memory.NotEnoughMemory as err:
+        text, _, fixes = str(err).partition(" Nothing has been downloaded. Fixes: ")
+        return rows + [("book model", text.removeprefix("Not enough memory: ").rstrip(".") + ": does not fit", "WARN",
+                        fixes)]
+    slow = "; it will run on the CPU, but slowly" if device == "cpu" else ""
+    return rows + [("book model", f"{BOOK_MODEL} needs {need / 1e9:.1f} GB ({str(dtype).removeprefix('torch.')}, "
+                                  f"with the margin); {where}: fits{slow}", "ok", None)]
 
 
 def _catalogue():
@@ -77,15 +94,15 @@ def _catalogue():
             assets.folder(key)                      # version and sha256 of every file, as notebooks check them
         except assets.AssetError as err:
             text, _, fix = str(err).partition(" Fix: ")
-            rows.append(("asset", text.split(". ")[0], False, fix or assets.INSTALL_HINT))
+            rows.append(("asset", text.split(". ")[0], "FAIL", fix or assets.INSTALL_HINT))
             continue
         state = f"{assets.PREFIX + key}: {asset.package}=={asset.version}, sha256 ok"
         if asset.format not in models.CONVERTED:
-            rows.append(("asset", state, True, None))
+            rows.append(("asset", state, "ok", None))
         elif models.converted_folder(key).is_dir():
-            rows.append(("asset", state + ", converted", True, None))
+            rows.append(("asset", state + ", converted", "ok", None))
         else:
-            rows.append(("asset", f"{state}, not converted ({models.converted_folder(key)} is missing)", False,
+            rows.append(("asset", f"{state}, not converted ({models.converted_folder(key)} is missing)", "FAIL",
                          assets.INSTALL_HINT))
     return rows
 
@@ -95,24 +112,26 @@ def _hub():
     switches = ", ".join(f"{var}={os.environ.get(var, '(unset)')}" for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
     state = ("off: only offline: assets and ids already cached load" if models.switched_on("HF_HUB_OFFLINE") else
              "on: book ids download on first use")
-    return [("hub", f"{switches}, HF_HOME={constants.HF_HOME}; the Hub is {state}", True, None)]
+    return [("hub", f"{switches}, HF_HOME={constants.HF_HOME}; the Hub is {state}", "ok", None)]
 
 
-def diagnose():
-    """(label, text, ok, fix) rows; fix says what to run where ok is False."""
-    python = ("python", f"{platform.python_version()} ({sys.executable})", True, None)
-    return [python] + _packages() + _device() + _catalogue() + _hub()
+def diagnose(free=None):
+    """(label, text, status, fix) rows, status "ok", "WARN" or "FAIL"; fix says what to do where it is not ok.
+    `free` (bytes) replaces the device's measured memory (tests)."""
+    return _versions() + _packages() + _device(free) + _catalogue() + _hub()
 
 
-def main(argv=None):
+def main(argv=None, free=None):
     argparse.ArgumentParser(prog="python -m tools.doctor", description=__doc__.split("\n\n")[0]).parse_args(argv)
-    rows = diagnose()
-    for label, text, ok, fix in rows:
-        print(f"{'ok' if ok else 'FAIL':<5} {label:<10} {text}")
+    rows = diagnose(free)
+    for label, text, status, fix in rows:
+        print(f"{status:<5} {label:<21} {text}")
         if fix:
-            print(f"{'':<16} fix: {fix}")
-    problems = sum(not row[2] for row in rows)
-    print(f"{problems} problem(s) found." if problems else "All good.")
+            print(f"{'':<27} fix: {fix}")
+    problems = sum(row[2] == "FAIL" for row in rows)
+    warnings = sum(row[2] == "WARN" for row in rows)
+    print(f"{problems} problem(s) found." if problems else
+          f"All good, {warnings} warning(s)." if warnings else "All good.")
     return 1 if problems else 0
 
 

@@ -1,7 +1,8 @@
 """Pinned float kernels for the runs whose outputs are compared with recordings.
 
-One numeric environment for every kernel that executes a chapter offline (the runner, `make record`, the nbval
-replays), so that recordings replay bit for bit on any x86-64 CPU of the last ten years.
+Two numerics: "pinned", for every kernel whose outputs are compared with recordings (`make record`, the nbval
+replays), so that recordings replay bit for bit on any x86-64 CPU of the last ten years; and "native", the machine's
+own kernels on all its cores, for every other run (`make run`, the rehearsal, the Colab stack, a reader's session).
 
 Float kernels are chosen at run time by instruction set: the same seeded training gives other last bits on an
 AVX-512 machine than on an AVX2 one, and a few hundred optimiser steps make those bits visible. Each library that
@@ -12,6 +13,8 @@ the thread counts are pinned, and `platform_note()` says what may differ."""
 import os
 import platform
 import sys
+
+from utils.paths import COMPUTED
 
 THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 
@@ -50,6 +53,26 @@ def pinned_env():
     if not is_x86():
         return dict(THREADS)
     return {**THREADS, **X86, "NPY_DISABLE_CPU_FEATURES": _numpy_avx512()}
+
+
+def environment(numerics):
+    """The variables a chapter's kernel starts with for `numerics` ("pinned" or "native"). Pinned kernels keep what
+    they compute (utils/cache.py, utils/stand_ins.py) apart from native ones: a replay must not load embeddings that
+    the machine's own kernels computed, whose last bits differ."""
+    if numerics == "native":
+        return {}
+    if numerics != "pinned":
+        raise ValueError(f"numerics is 'pinned' or 'native', not {numerics!r}")
+    return {**pinned_env(), "HOLLM_COMPUTED": str(COMPUTED / "pinned")}
+
+
+def summary(numerics):
+    """One line for a run's report: which float kernels and how many threads its chapters ran with."""
+    if numerics == "pinned":
+        level = "x86-64 AVX2 level" if is_x86() else f"{platform.machine()}'s own kernels (no instruction-set knobs)"
+        return f"numerics: pinned ({level}, one thread; tools/numerics.py), as the recordings were made"
+    return (f"numerics: native (this machine's own float kernels, {os.cpu_count()} cores; a chapter's cpu_threads "
+            "sets torch's threads)")
 
 
 def platform_note():

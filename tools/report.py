@@ -35,10 +35,10 @@ def failure_of(nb):
     return "papermill failed before any cell ran (see the log above)"
 
 
-def markdown(rows, profile, results=True):
-    """report.md: a table of the chapters, then each chapter's failure and results."""
-    lines = [f"# Chapter run ({profile} profile)", "",
-             "| chapter | status | wall time (s) | peak memory (MiB) |", "|---|---|---|---|"]
+def markdown(rows, profile, results=True, numerics=None):
+    """report.md: the numerics it ran with, a table of the chapters, then each chapter's failure and results."""
+    lines = [f"# Chapter run ({profile} profile)", ""] + ([numerics, ""] if numerics else []) + [
+        "| chapter | status | wall time (s) | peak memory (MiB) |", "|---|---|---|---|"]
     lines += [f"| {r['chapter']} | {r['status']} | {r['wall_s']} | {r['peak_mib']} |" for r in rows]
     for r in rows:
         lines += ["", f"## {r['chapter']}: {r['status']}"]

@@ -5,11 +5,13 @@
     python -m tools.run ch01 -p device cuda -p max_new_tokens 40
     python -m tools.run ch03 -p kv_cache_lengths "[5, 20]"   # -p values are YAML, as papermill's -y reads them
     python -m tools.run ch03 --parameters       # the chapter's parameters: type, default, meaning
-    python -m tools.run --record                # re-record tests/recordings/ (offline profile)
+    python -m tools.run --record                # re-record tests/recordings/ (offline profile, pinned numerics)
 
 Profiles: "book" keeps the notebook's defaults; "offline" applies chapters/profiles/offline/<chapter>.yaml
-(real models and data that PyPI packages ship), switches the Hub off (HF_HUB_OFFLINE=1) and pins the float kernels
-(tools/numerics.py). A parameter the chapter does not declare stops the run before anything executes."""
+(real models and data that PyPI packages ship) and switches the Hub off (HF_HUB_OFFLINE=1). Numerics: "native" (the
+default) runs the machine's own float kernels on all its cores; "pinned" (always with --record) the kernels that the
+recordings replay on (tools/numerics.py). A parameter the chapter does not declare stops the run before anything
+executes. Kernels are started on local IPC sockets where the OS has them (tools/engine.py)."""
 import argparse
 import difflib
 import json
@@ -24,19 +26,19 @@ import yaml
 
 from utils.paths import CHAPTERS, ROOT
 
-from . import numerics, report
+from . import engine, numerics, report
 
 PROFILES = CHAPTERS / "profiles"
 RECORDINGS = ROOT / "tests" / "recordings"
 # every kernel the runner, `make record` and nbval start: progress() prints one line, and libraries' own tqdm bars
 # (datamapplot's, ...) stay off, not stored half-drawn (a reader in JupyterLab or Colab still sees them)
 HEADLESS = {"HOLLM_HEADLESS": "1", "TQDM_DISABLE": "1"}
-# every kernel that executes a chapter offline starts with this: the runner, `make record` and the nbval replays
-# (tests/conftest.py); the Hub is off, the float kernels are pinned (tools/numerics.py), and the Hugging Face
-# libraries' own progress bars are off: their widgets would be stored at 0%
+# every kernel that executes a chapter offline starts with this: the runner, `make record`, the rehearsal and the
+# nbval replays (tests/conftest.py); the Hub is off, and the Hugging Face libraries' own progress bars are off: their
+# widgets would be stored at 0%. The float kernels are chosen apart (numerics.environment)
 OFFLINE_ENV = {**HEADLESS, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-               "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0", **numerics.pinned_env()}
+               "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0"}
 
 
 def with_output_dir(notebook, chosen, out_dir):
@@ -125,7 +127,8 @@ def peak_mib(ru_maxrss, platform=sys.platform):
 def execute(notebook, out_dir, chosen, env=None):
     """Run one chapter through papermill in a child process with the `chosen` parameters; return its report row."""
     out = out_dir / notebook.name
-    cmd = [sys.executable, "-m", "papermill", str(notebook), str(out), "-k", "python3", "--cwd", str(CHAPTERS)]
+    cmd = [sys.executable, "-m", "tools.engine", str(notebook), str(out), "-k", "python3", "--cwd", str(CHAPTERS),
+           "--engine", engine.NAME]
     if chosen:
         cmd += ["-y", yaml.safe_dump(chosen, allow_unicode=True)]
     start = time.perf_counter()
@@ -178,6 +181,8 @@ def main(argv=None):
     parser.add_argument("--profile", default="offline", help="offline (default) or book")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--out", default=str(ROOT / "build"), help="folder for executed notebooks and the report")
+    parser.add_argument("--numerics", choices=["native", "pinned"], help="the machine's own float kernels on all "
+                        "its cores (default), or the kernels the recordings replay on (the default with --record)")
     parser.add_argument("--record", action="store_true", help="write into tests/recordings (offline profile only)")
     parser.add_argument("--parameters", action="store_true", help="list each chapter's parameters and stop")
     args = parser.parse_args(argv)
@@ -190,18 +195,22 @@ def main(argv=None):
     notebooks_dir = RECORDINGS if args.record else out_dir
     if out_dir == CHAPTERS or CHAPTERS in out_dir.parents:
         raise SystemExit(f"--out {out_dir} is inside chapters/: the runner never writes over the chapters.")
-    if args.record and (args.profile != "offline" or args.parameter):
-        raise SystemExit("Recordings are made with the offline profile and no overrides (nbval replays them in CI).")
+    if args.record and (args.profile != "offline" or args.parameter or args.numerics == "native"):
+        raise SystemExit("Recordings are made with the offline profile, no overrides and pinned numerics (nbval "
+                         "replays them in CI).")
+    chosen_numerics = args.numerics or ("pinned" if args.record else "native")
     if args.profile != "book" and not (PROFILES / args.profile).is_dir():
         raise SystemExit(f"Unknown profile {args.profile!r}: use 'book' or one of "
                          f"{sorted(p.name for p in PROFILES.iterdir() if p.is_dir())}.")
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, **(OFFLINE_ENV if args.profile == "offline" else HEADLESS))
+    env = dict(os.environ, **(OFFLINE_ENV if args.profile == "offline" else HEADLESS),
+               **numerics.environment(chosen_numerics))
 
     plan = [(nb, with_output_dir(nb, chapter_parameters(nb, args.profile, args.parameter), out_dir))
             for nb in chapters(args.chapter)]
+    print(numerics.summary(chosen_numerics), flush=True)
     rows = execute_all(plan, notebooks_dir, env, f"{args.profile} profile")
-    text = report.markdown(rows, args.profile)
+    text = report.markdown(rows, args.profile, numerics=numerics.summary(chosen_numerics))
     (out_dir / "report.md").write_text(text)
     (out_dir / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
     print("\n" + text + f"\nExecuted notebooks: {notebooks_dir}\nReport: {out_dir / 'report.md'}")
