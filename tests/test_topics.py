@@ -63,17 +63,20 @@ def six_topics():
 
 
 def test_the_chapters_ctfidf_by_hand_matches_bertopic(topic_model):
+    from scipy import sparse
     model, documents = topic_model
-    ctfidf_by_hand = function("ch05", "ctfidf_by_hand", {"np": np, "pd": pd})      # the chapter's own formula
-    for row, topic in enumerate(sorted(set(model.topics_))):           # c_tf_idf_ has a row per topic, in order
-        vocabulary, weights = ctfidf_by_hand(model, documents, model.topics_, topic)
-        assert weights.shape == (len(vocabulary),) == (model.c_tf_idf_.shape[1],)
-        np.testing.assert_allclose(weights, model.c_tf_idf_[row].toarray().ravel(), rtol=1e-6, atol=1e-9)
-    vocabulary, weights = ctfidf_by_hand(model, documents, model.topics_, 0)
-    top = [vocabulary[i] for i in np.argsort(-weights)[:10]]
+    ctfidf_by_hand = function("ch05", "ctfidf_by_hand", {"np": np, "sparse": sparse})   # the chapter's own formula
+    namespace = {"np": np, "pd": pd, "sparse": sparse, "abstracts": documents, "topics": np.array(model.topics_),
+                 "topic_model": model}
+    exec(cell("ch05", "ctfidf_by_hand(counts)"), namespace)           # the chapter's check passes on this model ...
+    by_hand = ctfidf_by_hand(namespace["counts"]).toarray()
+    np.testing.assert_allclose(by_hand, model.c_tf_idf_.toarray(), rtol=1e-6, atol=1e-9)
+    row = sorted(set(model.topics_)).index(0)                          # a row per topic, in order
+    top = [model.vectorizer_model.get_feature_names_out()[i] for i in np.argsort(-by_hand[row])[:10]]
     assert top == [word for word, _ in model.get_topic(0)]
-    with pytest.raises(ValueError):
-        ctfidf_by_hand(model, documents, model.topics_, 99)           # no such topic
+    namespace["topics"] = np.roll(namespace["topics"], 1)     # ... and fails on counts that are not BERTopic's
+    with pytest.raises(AssertionError, match="c-TF-IDF by hand differs"):
+        exec(cell("ch05", "ctfidf_by_hand(counts)"), namespace)
 
 
 @pytest.fixture(scope="module")
@@ -149,10 +152,47 @@ def test_a_small_models_answer_is_tidied_into_a_label(answer, label):
     assert topics.tidy_label(answer) == label
 
 
+@pytest.mark.parametrize("answer, label", [
+    (" Game, Team, Play, H", "Game, Team, Play"),                    # a list loses its unfinished last item
+    (' "Windows, Use', "Windows"),
+    (" Space, Space, Space, Space, Space,", "Space"),                # the comma closed the last item
+    (" Windows Shareware Monthly Information Windows Shareware Monthly WSM is", ""),   # a phrase cut off: unusable
+    (' "Article C:', ""),
+    (' "Space Exploration" and the', "Space Exploration"),           # the closing quote ended the label
+    (' "', "")])
+def test_an_answer_cut_at_the_token_limit_keeps_only_finished_words(answer, label):
+    assert topics.tidy_label(answer, cut=True) == label
+
+
+@pytest.mark.parametrize("answer, label", [
+    (" The topic is described by the", ""),
+    (' "The topic is', ""),
+    (" Topic label", ""),
+    (" based on the documents and keywords", ""),
+    (" The topic of space", "The topic of space"),                 # "the topic" alone is not an echo
+    (" Space exploration", "Space exploration")])
+def test_an_answer_that_echoes_the_prompt_is_unusable(answer, label):
+    chat_prompt = ("<|im_start|>user\n" + value("ch05", "label_prompt") + " Answer with a short topic label only."
+                   "<|im_end|>\n<|im_start|>assistant\nTopic label:")
+    assert topics.tidy_label(answer, prompt=chat_prompt) == label
+    assert topics.tidy_label(answer) == topics.tidy_label(answer, prompt="") != ""   # usable without the prompt
+
+
+@pytest.mark.parametrize("n_topics, needed, printed", [
+    (0, 1, "no topic found: the word cloud skipped (at least 1 needed); lower min_cluster_size or raise n_documents\n"),
+    (1, 2, "one topic found: the word cloud skipped (at least 2 needed); lower min_cluster_size or raise "
+           "n_documents\n"),
+    (3, 5, "3 topics found: the word cloud skipped (at least 5 needed); lower min_cluster_size or raise n_documents\n"),
+    (2, 2, ""), (9, 1, "")])
+def test_a_section_without_enough_topics_says_so_in_one_line(capsys, n_topics, needed, printed):
+    assert topics.enough_topics(n_topics, needed, "the word cloud") is (printed == "")
+    assert capsys.readouterr().out == printed
+
+
 @pytest.fixture
 def chapter_openai_cell(six_topics):
     """Runs the chapter's OpenAI cell, as it stands in the notebook, on a copy of the small topic model; returns
-    (the labels table it fills, what it printed, its wall time)."""
+    (its namespace, with the labels table it fills and the paid labels, what it printed, its wall time)."""
     import contextlib
     import io
     from copy import deepcopy
@@ -166,18 +206,21 @@ def chapter_openai_cell(six_topics):
         namespace = {"openai_client": openai_api.openai_client, "explain": openai_api.explain, "openai": openai,
                      "OpenAI": OpenAI, "pd": pd, "topic_model": deepcopy(six_topics[0]), "abstracts": six_topics[1],
                      "vectorizer": lambda: CountVectorizer(stop_words="english"), "labels": labels,
-                     "openai_model": "gpt-3.5-turbo", "openai_timeout_s": timeout_s, "openai_max_retries": max_retries}
+                     "openai_model": "gpt-3.5-turbo", "openai_timeout_s": timeout_s, "openai_max_retries": max_retries,
+                     "n_topics": 6, "first_topics": list(range(5)), "enough_topics": topics.enough_topics,
+                     "display": lambda table: None}
         printed, start = io.StringIO(), time.perf_counter()
         with contextlib.redirect_stdout(printed):
             exec(cell("ch05", "OpenAI(client"), namespace)
-        return labels, printed.getvalue(), time.perf_counter() - start
+        return namespace, printed.getvalue(), time.perf_counter() - start
     return execute
 
 
 def test_the_chapters_openai_labels_come_back_through_bertopic(fake_openai, chapter_openai_cell, six_topics):
     fake_openai.reply = "topic: Space exploration"
-    labels, printed, _ = chapter_openai_cell()
-    assert labels["GPT"] == {t: "Space exploration" for t in range(5)} and printed == ""
+    namespace, printed, _ = chapter_openai_cell()
+    assert namespace["labels"]["GPT"] == {t: "Space exploration" for t in range(5)} and printed == ""
+    assert namespace["paid_labels"] == {t: "Space exploration" for t in range(6)}      # every topic, for the map
     assert len(fake_openai.requests) == len(six_topics[0].get_topics())      # one request per topic, no retries
     request = fake_openai.requests[0]
     assert request["model"] == "gpt-3.5-turbo" and request["stop"] == "\n"
@@ -189,8 +232,9 @@ def test_the_chapters_openai_labels_come_back_through_bertopic(fake_openai, chap
 
 def test_a_rate_limited_openai_label_is_one_sentence_within_a_bounded_time(fake_openai, chapter_openai_cell):
     fake_openai.mode = "limited"                                   # every request answers 429
-    labels, printed, seconds = chapter_openai_cell(timeout_s=0.5, max_retries=1)
-    assert seconds < 10 and "GPT" not in labels                    # bertopic's own backoff would take minutes
+    namespace, printed, seconds = chapter_openai_cell(timeout_s=0.5, max_retries=1)
+    assert seconds < 10 and "GPT" not in namespace["labels"]     # bertopic's own backoff would take minutes
+    assert namespace["paid_labels"] == {}                          # the map keeps the local model's labels
     assert len(fake_openai.requests) == 2                          # the first topic, retried once; then it stops
     assert printed.count("\n") == 1 and "rate limit" in printed and "the rest of the chapter runs on" in printed
     assert "sk-test" not in printed
@@ -198,18 +242,60 @@ def test_a_rate_limited_openai_label_is_one_sentence_within_a_bounded_time(fake_
 
 def test_without_a_key_the_chapters_openai_cell_says_so_and_goes_on(monkeypatch, chapter_openai_cell):
     monkeypatch.delenv(openai_api.KEY, raising=False)
-    labels, printed, _ = chapter_openai_cell()
-    assert "GPT" not in labels and printed.startswith("Skipped: OPENAI_API_KEY is not set")
+    namespace, printed, _ = chapter_openai_cell()
+    assert "GPT" not in namespace["labels"] and printed.startswith("Skipped: OPENAI_API_KEY is not set")
 
 
 def test_interactive_figures_are_files_in_headless_runs(tmp_path, monkeypatch, capsys):
+    import matplotlib.pyplot as plt
     import plotly.graph_objects as go
     monkeypatch.setenv("HOLLM_HEADLESS", "1")
-    figure = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
-    plots.show_interactive(figure, tmp_path / "scatter.html")
+    drawn = []
+    monkeypatch.setattr(plt, "show", lambda: drawn.append(plt.gcf()))
+    for name in ("scatter", "bars"):
+        plots.show_interactive(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), tmp_path / f"{name}.html")
     html = (tmp_path / "scatter.html").read_text()
-    assert "<html>" in html and "plotly" in html.lower()
-    assert capsys.readouterr().out.startswith("[figure] scatter.html")
+    assert "<html>" in html and '<script charset="utf-8" src="plotly.min.js"></script>' in html
+    assert len(html) < 20_000 and sorted(p.name for p in tmp_path.iterdir()) == ["bars.html", "plotly.min.js",
+                                                                                 "scatter.html"]
+    assert capsys.readouterr().out.startswith("[figure] scatter.html (open it in a browser, with plotly.min.js")
+    assert len(drawn) == 2 and drawn[0].axes[0].collections[0].get_offsets().tolist() == [[1, 3], [2, 4]]
+    plt.close("all")
+
+
+def test_a_static_copy_draws_the_figures_own_data():
+    """Bars, markers, lines and a heatmap on their subplots, with the titles and tick labels (the four kinds of
+    figure that BERTopic draws), against the plotly figure's numbers."""
+    import matplotlib.pyplot as plt
+    import plotly.express as px
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    bars = make_subplots(rows=1, cols=2, subplot_titles=["Topic 0", "Topic 1"])
+    bars.add_trace(go.Bar(x=[0.5, 0.25], y=["space", "nasa"], orientation="h"), row=1, col=1)
+    bars.add_trace(go.Scatter(x=np.array([0.0, 1.0]), y=np.array([2.0, 3.0]), mode="lines", name="link"), row=1, col=2)
+    bars.update_layout(title="<b>Topic Word Scores</b>", width=800, height=300)
+    figure = plots.static_copy(bars)
+    left, right = figure.axes
+    assert [patch.get_width() for patch in left.patches] == [0.5, 0.25]
+    assert [label.get_text() for label in left.get_yticklabels()] == ["space", "nasa"]
+    assert right.lines[0].get_xydata().tolist() == [[0.0, 2.0], [1.0, 3.0]]
+    assert left.get_position().x1 < right.get_position().x0                      # side by side, as the domains say
+    texts = [text.get_text() for text in figure.texts]
+    assert texts == ["Topic 0", "Topic 1", "Topic Word Scores"]                  # subplot titles, then the title
+    assert figure.get_size_inches().tolist() == [8.0, 3.0]
+    similarity = np.array([[1.0, 0.2], [0.2, 1.0]], dtype=np.float32)
+    heatmap = px.imshow(similarity, x=["a", "b"], y=["a", "b"])                # plotly keeps it as base64 data
+    figure = plots.static_copy(heatmap)
+    np.testing.assert_array_equal(figure.axes[0].images[0].get_array(), similarity)
+    assert figure.axes[0].yaxis_inverted()                                      # row "a" on top, as in plotly
+    points = go.Figure(go.Scattergl(x=np.arange(3.0), y=np.arange(3.0) ** 2, mode="markers", marker={"size": 5}))
+    points.update_layout(width=1600, xaxis={"visible": False}, yaxis={"visible": False})
+    figure = plots.static_copy(points, width=900)
+    assert figure.axes[0].collections[0].get_offsets().tolist() == [[0, 0], [1, 1], [2, 4]]
+    assert figure.get_size_inches()[0] == 9.0 and not figure.axes[0].axison
+    with pytest.raises(ValueError, match="not 'pie'"):
+        plots.static_copy(go.Figure(go.Pie(values=[1, 2])))
+    plt.close("all")
 
 
 def test_interactive_figures_are_shown_to_a_reader(tmp_path, monkeypatch, capsys):

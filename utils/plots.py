@@ -4,6 +4,7 @@ Word labels beside their points that cover neither each other nor any point's ma
 that stay out of the recordings."""
 
 import math
+import re
 
 # where a label may go, in points from its point: first close beside it (OFFSETS, no line needed), then further out
 # on rings around it (FAR_RADII, 16 directions each, those pointing away from the neighbouring markers first), where a
@@ -153,14 +154,145 @@ def label_points(ax, points, fontsize=9):
             leaders.append((((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2), (x, y)))
 
 
+def _color(value):
+    """A plotly colour as matplotlib takes it: "rgb(r, g, b)" and "rgba(r, g, b, a)" become tuples, others pass."""
+    if isinstance(value, str) and value.startswith("rgb"):
+        numbers = [float(v) for v in value[value.index("(") + 1:value.rindex(")")].split(",")]
+        return tuple(v / 255 for v in numbers[:3]) + tuple(numbers[3:])
+    return value
+
+
+def _array(data):
+    """A plotly array as numpy; plotly keeps numeric arrays as typed-array specs ({"dtype", "bdata", "shape"})."""
+    import base64
+
+    import numpy as np
+    if isinstance(data, dict) and "bdata" in data:
+        array = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+        return array.reshape([int(n) for n in str(data["shape"]).split(",")]) if "shape" in data else array
+    return np.asarray(data)
+
+
+def _plain(text):
+    """A plotly title or label without its HTML tags."""
+    return re.sub(r"<[^>]+>", "", text or "")
+
+
+def static_copy(fig, width=900):
+    """A matplotlib drawing of a plotly figure's own data, where there is no browser (plotly's image export needs
+    one): scatter markers, lines and texts, bars and heatmaps, each on its subplot's domain, with the layout's
+    titles, axis titles, tick labels, line shapes, annotations and legend; at most `width` pixels wide. What needs a
+    browser (hover texts, zooming) is left out."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import LinearSegmentedColormap
+
+    layout = fig.layout
+    w, h = layout.width or 700, layout.height or 450
+    scale = min(1.0, width / w)
+
+    def size(px):                                     # plotly's pixels as matplotlib's points at 100 dpi
+        return px * 0.72 * scale
+    figure = plt.figure(figsize=(w * scale / 100, h * scale / 100), dpi=100)
+    margin = {side: getattr(layout.margin, side) for side in "lrtb"}
+    margin = {side: (80 if side != "t" else 100) if px is None else px for side, px in margin.items()}
+    area = (margin["l"] / w, margin["b"] / h, 1 - (margin["l"] + margin["r"]) / w, 1 - (margin["t"] + margin["b"]) / h)
+
+    def paper(x, y):                                  # the figure's fraction at plotly's paper coordinates
+        return area[0] + x * area[2], area[1] + y * area[3]
+    colorway = layout.template.layout.colorway or ("#636efa",)
+    axes = {}
+
+    def axes_for(trace):
+        names = (getattr(trace, "xaxis", None) or "x", getattr(trace, "yaxis", None) or "y")
+        if names not in axes:
+            xaxis, yaxis = (layout[name[0] + "axis" + name[1:]] for name in names)
+            (x0, x1), (y0, y1) = xaxis.domain or (0, 1), yaxis.domain or (0, 1)
+            ax = figure.add_axes((*paper(x0, y0), (x1 - x0) * area[2], (y1 - y0) * area[3]))
+            ax.tick_params(labelsize=size(12))
+            if layout.plot_bgcolor:
+                ax.set_facecolor(_color(layout.plot_bgcolor))
+            axes[names] = ax, xaxis, yaxis
+        return axes[names][0]
+
+    for i, trace in enumerate(fig.data):
+        if trace.type not in ("scatter", "scattergl", "bar", "heatmap"):
+            raise ValueError(f"static_copy draws scatter, bar and heatmap traces, not {trace.type!r}")
+        ax, default = axes_for(trace), colorway[i % len(colorway)]
+        marker = getattr(trace, "marker", None)
+        color = _color(marker.color) if marker is not None and isinstance(marker.color, str) else default
+        if trace.type in ("scatter", "scattergl"):
+            x, y, mode = _array(trace.x), _array(trace.y), trace.mode or "lines+markers"
+            name = trace.name if trace.name and trace.showlegend is not False else None
+            if "lines" in mode:
+                ax.plot(x, y, color=_color(trace.line.color) or color, linewidth=size(trace.line.width or 2),
+                        label=None if "markers" in mode else name)
+            if "markers" in mode:
+                colors = _array(marker.color) if marker.color is not None and not isinstance(marker.color, str) \
+                    else None
+                ax.scatter(x, y, s=np.square(size(_array(marker.size if marker.size is not None else 6))),
+                           c=colors, color=None if colors is not None else color, alpha=marker.opacity,
+                           linewidths=0, label=name)
+            texts = trace.text if "text" in mode and isinstance(trace.text, (list, tuple)) else []
+            for xi, yi, text in zip(x, y, texts):
+                if text:
+                    ax.text(xi, yi, _plain(text), fontsize=size(12), ha="center", va="center")
+        elif trace.type == "bar":
+            x, y = _array(trace.x), _array(trace.y)
+            ax.barh(y, x, color=color) if trace.orientation == "h" else ax.bar(x, y, color=color)
+        else:
+            scale_ = trace.colorscale or layout.coloraxis.colorscale
+            cmap = LinearSegmentedColormap.from_list("plotly", [(s, _color(c)) for s, c in scale_]) if scale_ else None
+            image = ax.imshow(_array(trace.z).astype(float), cmap=cmap, aspect="auto", origin="lower")
+            for labels, set_ticks, rotation in ((trace.x, ax.set_xticks, 90), (trace.y, ax.set_yticks, 0)):
+                if labels is not None:
+                    set_ticks(range(len(labels)), [_plain(str(label)) for label in labels], rotation=rotation)
+            figure.colorbar(image, ax=ax).set_label(_plain(layout.coloraxis.colorbar.title.text), size=size(12))
+    for ax, xaxis, yaxis in axes.values():
+        for axis, which in ((xaxis, "x"), (yaxis, "y")):
+            if axis.title.text:
+                getattr(ax, f"set_{which}label")(_plain(axis.title.text), fontsize=size(14))
+            if axis.tickvals is not None:
+                getattr(ax, f"set_{which}ticks")(axis.tickvals, axis.ticktext or axis.tickvals)
+            if axis.range is not None:
+                getattr(ax, f"set_{which}lim")(axis.range)
+            if axis.autorange == "reversed":
+                getattr(ax, f"invert_{which}axis")()
+        if xaxis.visible is False and yaxis.visible is False:
+            ax.set_axis_off()
+        if layout.showlegend is not False and len(ax.get_legend_handles_labels()[1]) > 1:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=size(11), frameon=False, markerscale=2)
+    main = axes_for(fig.data[0]) if fig.data else figure.add_axes(area)
+    for shape in layout.shapes:
+        if shape.type == "line":
+            main.plot([shape.x0, shape.x1], [shape.y0, shape.y1], color=_color(shape.line.color),
+                      linewidth=size(shape.line.width or 2))
+    for note in layout.annotations:
+        align = {"ha": {"left": "left", "right": "right"}.get(note.xanchor, "center"),
+                 "va": {"top": "top", "bottom": "bottom"}.get(note.yanchor, "center"),
+                 "fontsize": size(note.font.size or 12)}
+        if note.xref == "paper" and note.yref == "paper":
+            figure.text(*paper(note.x, note.y), _plain(note.text), **align)
+        else:
+            main.text(note.x, note.y, _plain(note.text), **align)
+    if layout.title.text:
+        figure.suptitle(_plain(layout.title.text), fontsize=size((layout.title.font.size or 17)))
+    return figure
+
+
 def show_interactive(fig, path):
     """A plotly figure: shown below the cell for a reader in JupyterLab or Colab; in a headless run (the runner,
-    `make record`, nbval) written to `path` as a self-contained HTML file instead, and the file named, so that
-    recordings carry no multi-MB figure data."""
+    `make record`, nbval) written to `path` as an HTML file that loads plotly.js from one copy beside it
+    (plotly.min.js, shared by every figure in that folder), the file named, and a static drawing of the same data
+    (`static_copy`) shown instead, so that recordings carry no multi-MB figure data."""
     from .notebook import headless
     from .paths import shown
     if not headless():
         fig.show()
         return
-    fig.write_html(path, include_plotlyjs=True)
-    print(f"[figure] {shown(path)} (open it in a browser; {len(fig.data)} traces)")
+    import matplotlib.pyplot as plt
+    fig.write_html(path, include_plotlyjs="directory")
+    print(f"[figure] {shown(path)} (open it in a browser, with plotly.min.js beside it; {len(fig.data)} traces); "
+          f"below, the same data drawn with matplotlib, without the hover texts")
+    static_copy(fig)
+    plt.show()

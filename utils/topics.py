@@ -1,7 +1,9 @@
 """Topic labels written by language models, for BERTopic.
 
-Flan-T5 under transformers 5, answers computed once, and a small model's answer tidied into a label."""
+Flan-T5 under transformers 5, answers computed once, a small model's answer tidied into a label (or rejected), and
+the one line that says a section is skipped for want of topics."""
 import json
+import re
 
 import numpy as np
 from bertopic.representation import TextGeneration
@@ -54,23 +56,42 @@ def with_cached_answers(representation, model, tokenizer):
     return representation
 
 
-def tidy_label(answer, max_items=3, max_words=6):
-    """A small model's answer as a topic label: its first line that has any text, without surrounding quotes,
-    asterisks or trailing punctuation; the text inside the quotes when the answer starts with a quoted label; a
-    comma-separated list without repeated items and cut to its first `max_items` (a list cut off by the token limit
-    ends mid-word: "Game, Team, Play, H" -> "Game, Team, Play"; "Space, Space, Space," -> "Space"); at most
-    `max_words` words. Empty when nothing is left."""
+def tidy_label(answer, prompt="", cut=False, max_items=3, max_words=6):
+    """A small model's answer as a topic label, or "" when it is unusable. The label: the answer's first line that
+    has any text, without surrounding quotes, asterisks or trailing punctuation; the text inside the quotes when the
+    answer starts with a quoted label; a comma-separated list without repeated items, cut to its first `max_items`
+    ("Space, Space, Space," -> "Space"); at most `max_words` words. `cut`: the answer stopped at the token limit, so
+    its last words are unfinished: a list loses its last item ("Game, Team, Play, H" -> "Game, Team, Play"), any
+    other answer is unusable, unless a closing quote ended the label. Unusable too: an echo of `prompt` (the
+    label's first words, up to four, stand in the prompt in that order: "The topic is described by the")."""
     lines = [line.strip() for line in answer.splitlines() if line.strip(' "*')]
     if not lines:
         return ""
     line = lines[0].lstrip(' *')
     if line.startswith('"') and '"' in line[1:]:
-        line = line[1:line.index('"', 1)]
-    items, seen = [], set()
-    for item in line.split(","):
-        item = item.strip(' "*.,:;-')
+        line, cut = line[1:line.index('"', 1)], False
+    items = line.split(",")
+    if cut:
+        if len(items) < 2:
+            return ""
+        items = items[:-1]
+    kept, seen = [], set()
+    for item in (item.strip(' "*.,:;-') for item in items):
         if item and item.lower() not in seen:
             seen.add(item.lower())
-            items.append(item)
-    label = ", ".join(items[:max_items])
-    return " ".join(label.split()[:max_words]).rstrip(' .,:;-')
+            kept.append(item)
+    label = " ".join(", ".join(kept[:max_items]).split()[:max_words]).rstrip(' .,:;-')
+    words = re.findall(r"[a-z0-9]+", label.lower())
+    if len(words) >= 2 and f" {' '.join(words[:4])} " in f" {' '.join(re.findall(r'[a-z0-9]+', prompt.lower()))} ":
+        return ""
+    return label
+
+
+def enough_topics(n_topics, needed, what, kind="topic"):
+    """Whether `n_topics` (the outliers not counted) reaches the `needed` that `what` takes; if not, says so in one
+    line with what to change."""
+    if n_topics >= needed:
+        return True
+    found = {0: f"no {kind}", 1: f"one {kind}"}.get(n_topics, f"{n_topics} {kind}s")
+    print(f"{found} found: {what} skipped (at least {needed} needed); lower min_cluster_size or raise n_documents")
+    return False
