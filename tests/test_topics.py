@@ -25,6 +25,8 @@ def test_the_offline_corpus_keeps_labels_proportions_and_repeats():
     assert all(title.endswith(" …") and doc.startswith(title[:-2]) for doc, title in zip(documents, titles))
     assert data.load_abstracts("offline:20newsgroups", n_documents=400, seed=1)[0] == documents
     assert data.load_abstracts("offline:20newsgroups", n_documents=400, seed=2)[0] != documents
+    everything = data.load_abstracts("offline:20newsgroups", n_documents=None)[0]          # None: all of them
+    assert len(everything) == len(data.load_abstracts("offline:20newsgroups", n_documents=10**6)[0]) > 11_000
     reuters = data.load_abstracts("offline:reuters-r8", n_documents=100)
     assert len(set(reuters[2])) == 8 and len(reuters[0]) == 100
 
