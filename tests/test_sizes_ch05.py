@@ -58,7 +58,6 @@ def run_chapter(tmp_path, monkeypatch, shared_cache, tiny):
     import matplotlib.pyplot as plt
     matplotlib.use("Agg")
     monkeypatch.setenv("HOLLM_HEADLESS", "1")
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setattr(cache, "FOLDER", shared_cache)
     models = {"generation_model": str(chat_model(tiny("opt"))), "seq2seq_model": None, "cpu_threads": None}
 
@@ -68,13 +67,16 @@ def run_chapter(tmp_path, monkeypatch, shared_cache, tiny):
         exec(sources[1], namespace)                                   # the parameters cell, then what papermill adds
         namespace.update(yaml.safe_load(PROFILE.read_text()))
         namespace.update(models, output_dir=str(tmp_path / "out"), **parameters)
-        printed = io.StringIO()
+        printed, drawn = io.StringIO(), namespace.setdefault("drawn", {})     # figure titles: pixels wide
         with contextlib.redirect_stdout(printed), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for source in sources[2:]:
                 exec(source, namespace)
                 if clusters is not None and "HDBSCAN" in namespace:
                     namespace["HDBSCAN"] = FixedClusters(clusters)
+                for figure in map(plt.figure, plt.get_fignums()):
+                    for ax in figure.axes:
+                        drawn[ax.get_title()] = figure.get_size_inches()[0] * figure.dpi * ax.get_position().width
                 plt.close("all")
         return namespace, printed.getvalue()
     return execute
@@ -84,9 +86,11 @@ def skipped(printed):
     return [line for line in printed.splitlines() if SKIPPED in line]
 
 
-def test_the_smallest_sizes_run_to_the_end(run_chapter, tiny):
+def test_the_smallest_sizes_run_to_the_end(run_chapter, tiny, fake_openai):
     """Every lower edge at once, with the first offered value of each choice (stop words None, no extra ones, MMR
-    diversity 0, bfloat16, Flan-T5 through the tiny T5) and a word-cloud topic that does not exist."""
+    diversity 0, bfloat16, Flan-T5 through the tiny T5), a word-cloud topic that does not exist, and paid labels
+    (from the local fake OpenAI server), which the map and the word cloud then show."""
+    fake_openai.reply = "topic: Space exploration"
     namespace, printed = run_chapter(n_documents=100, min_cluster_size=2, max_seq_length=8, label_doc_words=1,
                                      label_max_new_tokens=1, n_datamap_topics=2, mmr_diversity=0.0, stop_words=None,
                                      extra_stop_words=None, dtype="bfloat16", seq2seq_model=str(tiny("t5")),
@@ -94,15 +98,18 @@ def test_the_smallest_sizes_run_to_the_end(run_chapter, tiny):
     assert len(namespace["abstracts"]) == 100 and namespace["n_topics"] >= 2
     assert skipped(printed) == []                                     # enough topics for every section
     assert "there is no topic 1000 among these" in printed and (namespace["out"] / "datamapplot.png").exists()
-    assert set(namespace["labels"]) == {"original", "Flan-T5", "local chat model"}
+    assert set(namespace["labels"]) == {"original", "Flan-T5", "local chat model", "GPT"}
+    assert set(namespace["map_labels"].values()) == {"Space exploration"}       # the paid labels, on every topic
+    assert namespace["drawn"]["Topic 0: Space exploration"] >= 600              # the word cloud, in pixels
     assert all(namespace["llm_labels"].values())                     # a label, or the keywords, for every topic
     assert sorted(path.name for path in namespace["out"].glob("*.html")) == [
         "barchart.html", "documents.html", "heatmap.html", "hierarchy.html"]
     assert (namespace["out"] / "plotly.min.js").exists()              # one copy, shared
 
 
-def test_a_minimum_cluster_size_above_every_group_runs_to_the_end(run_chapter):
+def test_a_minimum_cluster_size_above_every_group_runs_to_the_end(run_chapter, monkeypatch):
     """All documents outliers: no topic, and each section that needs one says so in one line."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     namespace, printed = run_chapter(n_documents=100, min_cluster_size=101, max_seq_length=16, stop_words="english",
                                      mmr_diversity=1.0)
     assert namespace["n_clusters"] == namespace["n_topics"] == 0 and namespace["first_topics"] == []
@@ -114,10 +121,11 @@ def test_a_minimum_cluster_size_above_every_group_runs_to_the_end(run_chapter):
     assert "Traceback" not in printed and "c-TF-IDF by hand and BERTopic's c_tf_idf_ (1 topics" in printed
 
 
-def test_one_topic_runs_to_the_end(run_chapter):
+def test_one_topic_runs_to_the_end(run_chapter, monkeypatch):
     """Exactly one topic besides the outliers (the sample's clusters fixed): the sections that compare topics say
     they need two; the others run. stop_words="english" without extra words is the value that once crashed; the
     other values offered here: the embedder's own max_seq_length, MMR's 0.5, device "auto"."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     one_topic = np.where(np.arange(100) % 3 == 0, -1, 0)
     namespace, printed = run_chapter(clusters=one_topic, n_documents=100, max_seq_length=None, stop_words="english",
                                      extra_stop_words=None, mmr_diversity=0.5, device="auto")

@@ -308,3 +308,10 @@ def test_interactive_figures_are_shown_to_a_reader(tmp_path, monkeypatch, capsys
     figure = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
     plots.show_interactive(figure, tmp_path / "scatter.html")
     assert shown == [figure] and not (tmp_path / "scatter.html").exists() and capsys.readouterr().out == ""
+
+
+def test_equal_labels_are_told_apart_for_the_map():
+    labels = {-1: "Space", 0: "Space", 1: "Hockey", 2: "Space exploration"}
+    assert topics.distinct_labels(labels) == {-1: "Space (topic -1)", 0: "Space (topic 0)", 1: "Hockey",
+                                              2: "Space exploration"}
+    assert topics.distinct_labels({0: "Hockey", 1: "Space"}) == {0: "Hockey", 1: "Space"}

@@ -1,7 +1,7 @@
 """Topic labels written by language models, for BERTopic.
 
-Flan-T5 under transformers 5, answers computed once, a small model's answer tidied into a label (or rejected), and
-the one line that says a section is skipped for want of topics."""
+Flan-T5 under transformers 5, answers computed once, a small model's answer tidied into a label (or rejected), labels
+told apart for a map, and the one line that says a section is skipped for want of topics."""
 import json
 import re
 
@@ -95,3 +95,11 @@ def enough_topics(n_topics, needed, what, kind="topic"):
     found = {0: f"no {kind}", 1: f"one {kind}"}.get(n_topics, f"{n_topics} {kind}s")
     print(f"{found} found: {what} skipped (at least {needed} needed); lower min_cluster_size or raise n_documents")
     return False
+
+
+def distinct_labels(labels):
+    """{topic: label} with equal labels told apart by their topic's number ("Space (topic 4)"), since a map draws
+    the topics that share a label as one."""
+    from collections import Counter
+    counts = Counter(labels.values())
+    return {t: label if counts[label] == 1 else f"{label} (topic {t})" for t, label in labels.items()}
