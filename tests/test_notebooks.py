@@ -42,7 +42,7 @@ def test_chapter_anatomy(path):
     assert {"device", "seed"} <= names
     assert 'device: str = "auto"' in parameters.source
     after = nb.cells[nb.cells.index(parameters) + 1]                # checked before anything loads
-    assert after.source.splitlines()[-1].startswith("check_parameters(globals())")
+    assert after.source.splitlines()[-1].startswith("check_parameters(globals()")     # with the chapter's ranges
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     for forbidden in (r"trust_remote_code\s*=\s*True", r"api_key\s*=\s*['\"]"):   # native models; keys from the env
         assert not re.search(forbidden, code), forbidden

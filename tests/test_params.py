@@ -51,6 +51,10 @@ def test_a_chapters_ranges_are_enforced_and_must_name_its_parameters():
     assert "sizes=[3, 900]: this chapter works with from 2 to 500" in str(err.value)
     namespace.update(n_documents=None, sizes=[2, 500])                  # None (all) and the edges pass
     params.check_parameters(namespace, ranges=ranges)
+    retries = {"__annotations__": {"retries": int}, "retries": 0}        # 0 is a size only where a range allows it
+    with pytest.raises(params.ParameterError, match="retries=0: expects a positive number"):
+        params.check_parameters(retries)
+    params.check_parameters(retries, ranges={"retries": (0, 5)})
     namespace["dtype"] = "int8"
     with pytest.raises(params.ParameterError, match="dtype='int8': expects None .* float32, bfloat16, float16"):
         params.check_parameters(namespace)

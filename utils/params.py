@@ -37,10 +37,12 @@ def _fits(value, annotation):
     return isinstance(value, annotation) and not (annotation is int and isinstance(value, bool))
 
 
-def _range_problem(name, value):
-    """What is wrong with a value of the right type (empty, not positive, an unknown device or offline asset)."""
+def _range_problem(name, value, ranged=False):
+    """What is wrong with a value of the right type (empty, an unknown device or offline asset, or, unless the
+    chapter declares the parameter's range itself (`ranged`), a number below 1; a seed may be 0)."""
     for item in (value if isinstance(value, list) else [value]):
-        if isinstance(item, int) and not isinstance(item, bool) and item < (0 if name == "seed" else 1):
+        if (not ranged and isinstance(item, int) and not isinstance(item, bool)
+                and item < (0 if name == "seed" else 1)):
             return f"a {'non-negative' if name == 'seed' else 'positive'} number"
         if isinstance(item, str) and not item.strip():
             return "a non-empty text"
@@ -79,7 +81,7 @@ def check_parameters(namespace, ranges=None):
         value = namespace.get(name)
         if not _fits(value, annotation):
             problems.append(f"{name} expects {_type_name(annotation)}, got {value!r} ({type(value).__name__})")
-        elif (wanted := _range_problem(name, value)) is not None:
+        elif (wanted := _range_problem(name, value, name in (ranges or {}))) is not None:
             problems.append(f"{name}={value!r}: expects {wanted}")
         elif name in (ranges or {}) and (wanted := _outside(value, *ranges[name])) is not None:
             problems.append(f"{name}={value!r}: this chapter works with {wanted}")
