@@ -15,7 +15,7 @@
     tokens       coloured tokens and the tokenizer comparison table (chapter 2)
     anatomy      reading a decoder LLM's weights whatever their layout, timing generate (chapter 3)
     topics       topic labels from language models for BERTopic (chapter 5)
-    plots        labels beside points, interactive figures kept out of recordings
+    plots        labels beside points; interactive figures as files, a static drawing in the notebook
     openai_api   the paid client: a key from the environment, timeouts, one sentence per failure
 
 The repository's own tooling (runner, rehearsal, doctor, Colab generator, installer) lives in tools/, which imports
