@@ -112,6 +112,7 @@ def test_replies_are_cached_as_they_arrive_and_a_second_run_pays_nothing(fake_op
     assert _ask(again) == "1" and len(fake_openai.requests) == 1
     assert again.summary().startswith("[cache] OpenAI replies: 0 paid for now (0 tokens")
     assert "1 loaded from .cache/results/openai/ at no cost (paying for them took 51 tokens" in again.summary()
+    assert not any("sk-test" in file.read_text() for file in tmp_path.rglob("*.json"))    # the key is never written
 
 
 def test_an_interrupted_section_keeps_what_it_paid_for(fake_openai, tmp_path):
