@@ -23,7 +23,7 @@ RANGES = value("ch04", "RANGES")
 
 @pytest.fixture(scope="module")
 def tiny_reviews():
-    """24 training, 4 validation and 12 test reviews of the offline data, half of each label."""
+    """24 training, 4 validation and 6 test reviews of the offline data, half of each label."""
     import datasets
 
     from utils.data import load_movie_reviews
@@ -33,7 +33,7 @@ def tiny_reviews():
         labels = np.array(reviews[split]["label"])
         rows = np.concatenate([np.flatnonzero(labels == label)[:n // 2] for label in (0, 1)])
         return reviews[split].select(np.sort(rows))
-    return datasets.DatasetDict(train=part("train", 24), validation=part("validation", 4), test=part("test", 12))
+    return datasets.DatasetDict(train=part("train", 24), validation=part("validation", 4), test=part("test", 6))
 
 
 def namespace(**overrides):
@@ -76,7 +76,7 @@ def test_the_low_edges_run_to_the_end_and_say_what_is_too_small(tiny_reviews, fa
     assert ladder["TF-IDF + logistic regression"]["training reviews"] == 2 and ladder["local chat model"]["n"] == 2
     assert set(chapter["not_run"]) == {"Flan-T5 prompt", "ChatGPT"}
     assert "OpenAI section stopped: the API asked to wait 120 s" in printed
-    assert set(chapter["comparison"].values()) == {"too few reviews to tell"}     # 12 test reviews: no verdict
+    assert set(chapter["comparison"].values()) == {"too few reviews to tell"}     # 6 test reviews: no verdict
     assert chapter["books_point"] == "too few reviews to tell"
 
 
@@ -87,10 +87,10 @@ def test_the_high_edges_run_to_the_end_with_the_book_profiles_code_paths(tiny_re
                         seq2seq_model=str(tiny("t5")))
     printed = run_chapter(chapter, tiny_reviews, monkeypatch, tmp_path)
     assert "training reviews: 24 of 24" in printed and "n_train = 1,000,000 asks for all of them or more" in printed
-    assert "generative routes are scored on n = 12 test reviews" in printed
+    assert "generative routes are scored on n = 6 test reviews" in printed
     ladder = chapter["ladder"]
     assert {"Flan-T5 prompt", "ChatGPT"} <= set(ladder) and not chapter["not_run"]
-    assert ladder["ChatGPT"]["n"] == 12 and len(fake_openai.requests) == 13    # the book's example, then each review
+    assert ladder["ChatGPT"]["n"] == 6 and len(fake_openai.requests) == 7    # the book's example, then each review
     assert chapter["books_point"] == "too few reviews to tell"
 
 
