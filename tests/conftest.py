@@ -135,28 +135,39 @@ def tiny_chapters(tmp_path, monkeypatch):
 
 
 class FakeOpenAI(BaseHTTPRequestHandler):
-    """Answers chat completions on 127.0.0.1 the way the API does: with `reply`, a 401, a 429 or not at all."""
-    mode, reply, requests = "ok", "1", []
+    """Answers chat completions on 127.0.0.1 the way the API does: with `reply`, a 401, a 429 or not at all. A 429
+    asks the client to wait `retry_after` seconds (Retry-After; None: 10 ms, in retry-after-ms) and is given to the
+    first `limited_times` requests (None: to every one); `keys` collects the keys the requests carried."""
+    mode, reply, requests, retry_after, limited_times, keys = "ok", "1", [], None, None, []
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append(body)
+        cls = type(self)
+        cls.requests.append(body)
+        cls.keys.append(self.headers.get("Authorization", "").removeprefix("Bearer "))
         if self.mode == "silent":
             time.sleep(3)
             return
+        mode = self.mode
+        if mode == "limited" and self.limited_times is not None and len(cls.requests) > self.limited_times:
+            mode = "ok"
         status, payload = {
             "ok": (200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                          "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": self.reply}}]}),
+                                      "message": {"role": "assistant", "content": self.reply}}],
+                         "usage": {"prompt_tokens": 50, "completion_tokens": 1, "total_tokens": 51}}),
             "refused": (401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
                                         "code": "invalid_api_key"}}),
             "limited": (429, {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}),
-        }[self.mode]
+        }[mode]
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("retry-after-ms", "10")
+        if self.retry_after is None:
+            self.send_header("retry-after-ms", "10")
+        else:
+            self.send_header("retry-after", str(self.retry_after))
         self.end_headers()
         self.wfile.write(data)
 
@@ -171,7 +182,8 @@ def fake_openai(monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
-    FakeOpenAI.mode, FakeOpenAI.reply, FakeOpenAI.requests = "ok", "1", []
+    FakeOpenAI.mode, FakeOpenAI.reply, FakeOpenAI.requests, FakeOpenAI.keys = "ok", "1", [], []
+    FakeOpenAI.retry_after, FakeOpenAI.limited_times = None, None
     yield FakeOpenAI
     server.shutdown()
 

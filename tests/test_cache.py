@@ -108,3 +108,25 @@ def test_a_loaded_result_says_what_computing_it_cost(embedder, tmp_path, capsys)
     cache.cached(embedder, ["a fine film"], embedder.encode, folder=tmp_path)
     loaded = capsys.readouterr().out
     assert "computed in" in computed and "loaded from" in loaded and "computing them took" in loaded
+
+
+def test_json_values_are_stored_one_file_each_as_soon_as_computed(tmp_path):
+    calls = []
+
+    def compute(value):
+        def run():
+            calls.append(value)
+            if value == "fails":
+                raise RuntimeError("no reply")
+            return {"reply": value}
+        return run
+    first = cache.cached_json(["request", 1], compute("one"), "replies", folder=tmp_path)
+    assert first["value"] == {"reply": "one"} and not first["loaded"] and first["seconds"] >= 0
+    with pytest.raises(RuntimeError):
+        cache.cached_json(["request", 2], compute("fails"), "replies", folder=tmp_path)
+    assert len(list((tmp_path / "replies").glob("*.json"))) == 1          # what failed left nothing behind
+    again = cache.cached_json(["request", 1], compute("other"), "replies", folder=tmp_path)
+    assert again == {**first, "loaded": True} and calls == ["one", "fails"]
+    assert cache.stored(["request", 2], "replies", folder=tmp_path) is None
+    cache.json_file(["request", 1], "replies", folder=tmp_path).write_text("[1, 2]")   # not a record: ask again
+    assert cache.cached_json(["request", 1], compute("new"), "replies", folder=tmp_path)["value"] == {"reply": "new"}

@@ -1,14 +1,16 @@
 """Chapter 4's code on real (tiny or packaged) models: the book-profile paths that the offline run cannot reach (a
-RoBERTa sentiment pipeline's labels read by name, seq2seq generate), the chapter's label-word scoring, its ChatGPT
-call against a local server, the offline stand-in and the F1 bootstrap. The chapter's own functions are run, read
-from the notebook (tests/chapter_code.py)."""
+RoBERTa sentiment pipeline's labels read by name, seq2seq generate), the chapter's label-word scoring, its OpenAI
+section against a local server (cached, bounded by its deadline) and the F1 bootstrap. The chapter's own functions
+and cells are run, read from the notebook (tests/chapter_code.py)."""
+import time
+
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from chapter_code import cell, function
-from utils import models, openai_api, stand_ins
+from chapter_code import cell, function, value
+from utils import cache, models, openai_api
 from utils.batching import generate_batched, padded_batches
 from utils.evaluation import bootstrap_f1, weighted_f1
 
@@ -114,24 +116,6 @@ def test_weighted_f1_and_its_bootstrap_agree_with_sklearn():
     assert low < f1_score(y_true, y_pred, average="weighted") < high
 
 
-def test_the_stand_in_is_a_real_classifier_made_once(tmp_path, capsys):
-    from transformers import pipeline
-
-    from utils.data import load_movie_reviews
-    reviews = load_movie_reviews("offline:rotten-tomatoes-snippets")
-    train = reviews["train"].shuffle(seed=0).select(range(300))
-    folder = stand_ins.sentiment_stand_in(train["text"], train["label"], seed=0, folder=tmp_path)
-    again = stand_ins.sentiment_stand_in(train["text"], train["label"], seed=0, folder=tmp_path)
-    assert again == folder and "not trained again" in capsys.readouterr().out
-    other = stand_ins.sentiment_stand_in(train["text"][:200], train["label"][:200], seed=0, folder=tmp_path)
-    assert other != folder
-    classifier = pipeline("text-classification", model=str(folder), tokenizer=str(folder), top_k=None)
-    held_out = reviews["validation"].select(range(200))
-    scores = scores_by_label()(classifier(list(held_out["text"])), classifier.model.config.id2label)
-    accuracy = (scores.argmax(1) == np.array(held_out["label"])).mean()
-    assert accuracy > 0.58          # chance is 0.5 on this balanced split; 300 reviews give about 0.63
-
-
 # the OpenAI section against a local server ---------------------------------------------------------------------------
 
 def test_the_chapters_chatgpt_call_sends_the_books_prompt_and_maps_the_reply(fake_openai):
@@ -151,3 +135,63 @@ def test_the_chapters_chatgpt_call_sends_the_books_prompt_and_maps_the_reply(fak
     fake_openai.reply = "The review is positive."          # anything but "1" is the book's 0
     assert chapter["reply_label"](chapter["chatgpt_generation"](client, review)) == 0
     assert chapter["reply_label"](" 1\n") == 1 and chapter["reply_label"](None) == 0
+
+
+@pytest.fixture
+def openai_section(monkeypatch, tmp_path):
+    """run(deadline_s) executes the chapter's OpenAI cell, as it stands in the notebook, on three test reviews, with
+    its own evaluate_performance; returns (what it printed, the chapter's namespace, its wall time). Replies are
+    cached under tmp_path."""
+    import contextlib
+    import io
+
+    import datasets
+    import openai
+    from sklearn.metrics import accuracy_score, classification_report
+
+    from utils.notebook import progress
+    monkeypatch.setattr(cache, "FOLDER", tmp_path)
+    reviews = datasets.Dataset.from_dict({"text": ["a fine film", "a dull film", "a moving film"], "label": [1, 0, 1]})
+
+    def run(deadline_s=600):
+        chapter = {"np": np, "openai": openai, "progress": progress, "openai_client": openai_api.openai_client,
+                   "PaidSection": openai_api.PaidSection, "estimate": openai_api.estimate,
+                   "explain": openai_api.explain, "classification_report": classification_report,
+                   "f1_score": f1_score, "accuracy_score": accuracy_score, "BOOK_F1": value("ch04", "BOOK_F1"),
+                   "TARGET_NAMES": value("ch04", "TARGET_NAMES"), "ladder": {}, "predictions": {}, "not_run": {},
+                   "test": reviews, "generative_test": reviews, "generative_true": np.array(reviews["label"]),
+                   "generative_rows": np.arange(3), "openai_model": "gpt-3.5-turbo-0125", "openai_timeout_s": 5.0,
+                   "openai_max_retries": 2, "openai_deadline_s": deadline_s}
+        function("ch04", "evaluate_performance", chapter)
+        exec(cell("ch04", "def chatgpt_generation("), chapter)
+        printed, start = io.StringIO(), time.perf_counter()
+        with contextlib.redirect_stdout(printed):
+            exec(cell("ch04", "PaidSection(client"), chapter)
+        return printed.getvalue(), chapter, time.perf_counter() - start
+    return run
+
+
+def test_the_chapters_openai_section_shows_the_books_call_first_and_pays_once(fake_openai, openai_section):
+    printed, chapter, _ = openai_section()
+    assert [r["messages"][1]["content"].split("\n\n")[1] for r in fake_openai.requests] == \
+        ["unpretentious , charming , quirky , original", "a fine film", "a dull film", "a moving film"]
+    lines = printed.splitlines()
+    assert lines[0].startswith("4 requests, about ") and "0 of them were answered before" in lines[0]
+    assert lines[1] == "'unpretentious , charming , quirky , original' -> '1' (the book's reply: '1')"
+    assert chapter["ladder"]["ChatGPT"]["n"] == 3 and "ChatGPT" not in chapter["not_run"]
+    again, rerun, _ = openai_section()                       # a second run: every reply from the cache
+    assert len(fake_openai.requests) == 4 and "4 of them were answered before" in again.splitlines()[0]
+    assert "[cache] OpenAI replies: 0 paid for now" in again and "4 loaded from .cache/results/openai/" in again
+    assert rerun["ladder"]["ChatGPT"] == chapter["ladder"]["ChatGPT"]
+
+
+@pytest.mark.parametrize("retry_after", [30, 120])
+def test_a_rate_limited_openai_section_stops_at_its_deadline_and_the_chapter_goes_on(fake_openai, openai_section,
+                                                                                     retry_after):
+    fake_openai.mode, fake_openai.retry_after = "limited", retry_after
+    printed, chapter, seconds = openai_section(deadline_s=10)
+    assert seconds < 3 and len(fake_openai.requests) == 1          # it did not sleep through the wait
+    [stopped] = [line for line in printed.splitlines() if "OpenAI section stopped" in line]
+    assert f"asked to wait {retry_after} s" in stopped and "the rest of the chapter runs on." in stopped
+    assert "ChatGPT" not in chapter["ladder"] and chapter["not_run"]["ChatGPT"].startswith("stopped before any reply")
+    assert "sk-test" not in printed

@@ -9,7 +9,10 @@ versions of the libraries that compute it (torch, transformers, tokenizers, sent
 environment, such as Colab's versions, computes its own; what is computed (`what`); and the inputs. Each file is
 written atomically beside a small JSON record of its shape, sha256 and the seconds it took; a file that is cut short,
 damaged or does not match its record is reported and computed afresh. What it says starts with "[cache]" (see
-`utils.notebook.progress`)."""
+`utils.notebook.progress`).
+
+`cached_json` keeps one small JSON value per key instead (a paid API's reply), each in its own file as soon as it
+is computed, so that a loop that is interrupted keeps what it paid for."""
 import hashlib
 import importlib.metadata as md
 import json
@@ -112,3 +115,36 @@ def cached(model, texts, compute, tokenizer=None, what="embeddings", folder=None
                                        "sha256": hashlib.sha256(array.tobytes()).hexdigest()}))
     os.replace(scratch.name, array_file)          # the array appears whole or not at all
     return array
+
+
+def json_file(key_parts, what, folder=None):
+    """Where `cached_json` keeps the value for `key_parts` (anything JSON can write) under `folder`/`what`/."""
+    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()[:32]
+    return Path(folder or FOLDER) / what / f"{key}.json"
+
+
+def stored(key_parts, what, folder=None):
+    """The record {"value", "seconds"} that `cached_json` keeps for `key_parts`, or None: never stored, or
+    unreadable (then it is computed again)."""
+    try:
+        record = json.loads(json_file(key_parts, what, folder).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and {"value", "seconds"} <= set(record) else None
+
+
+def cached_json(key_parts, compute, what, folder=None):
+    """`compute()` (a JSON value) the first time, stored at once in its own file (written atomically), and loaded
+    afterwards: the record {"value", "seconds": what computing it took, "loaded": whether it came from the cache}.
+    A `compute` that raises stores nothing."""
+    record = stored(key_parts, what, folder)
+    if record is not None:
+        return {**record, "loaded": True}
+    start = time.perf_counter()
+    record = {"value": compute(), "seconds": time.perf_counter() - start}
+    target = json_file(key_parts, what, folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=target.parent, suffix=".json", delete=False) as scratch:
+        json.dump(record, scratch)
+    os.replace(scratch.name, target)
+    return {**record, "loaded": False}
