@@ -66,7 +66,7 @@ def test_models_held_together_are_added_up():
 
 
 def test_offline_assets_pass_quietly_and_names_made_here_are_skipped(capsys):
-    check_memory(["offline:smollm2-135m-instruct", "offline:minilm-sentiment-head", None], "cpu", torch.float32,
+    check_memory(["offline:smollm2-135m-instruct", "offline:synthetic-playlists", None], "cpu", torch.float32,
                  free=4e9)
     assert capsys.readouterr().out == ""
 

@@ -57,7 +57,7 @@ def pinned_env():
 
 def environment(numerics):
     """The variables a chapter's kernel starts with for `numerics` ("pinned" or "native"). Pinned kernels keep what
-    they compute (utils/cache.py, utils/stand_ins.py) apart from native ones: a replay must not load embeddings that
+    they compute (utils/cache.py) apart from native ones: a replay must not load embeddings that
     the machine's own kernels computed, whose last bits differ."""
     if numerics == "native":
         return {}

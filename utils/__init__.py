@@ -11,12 +11,12 @@
     cache        embeddings, scores and answers computed once, keyed by inputs and library versions
     batching     a model over many texts in length-sorted, padded batches
     evaluation   weighted F1 and paired bootstrap intervals
-    stand_ins    offline stand-ins the companion trains itself (chapter 4's sentiment head)
     tokens       coloured tokens and the tokenizer comparison table (chapter 2)
     anatomy      reading a decoder LLM's weights whatever their layout, timing generate (chapter 3)
     topics       topic labels from language models for BERTopic (chapter 5)
     plots        labels beside points; interactive figures as files, a static drawing in the notebook
-    openai_api   the paid client: a key from the environment, timeouts, one sentence per failure
+    openai_api   the paid client: a key from the environment or Colab's Secrets, a deadline per section, replies
+                 cached, one sentence per failure
 
 The repository's own tooling (runner, rehearsal, doctor, Colab generator, installer) lives in tools/, which imports
 utils; nothing here imports tools."""

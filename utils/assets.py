@@ -17,7 +17,6 @@ INSTALL_HINT = "make assets   (or: python -m tools.install)"
 # offline names that no package ships: the companion makes them (the module that does, and what they are)
 MADE_HERE = {
     "offline:synthetic-playlists": "utils.data: seeded playlists with known genres (no package ships Yes.com's)",
-    "offline:minilm-sentiment-head": "utils.stand_ins: a sentiment head trained on all-MiniLM-L6-v2 (chapter 4)",
 }
 
 
