@@ -176,8 +176,11 @@ class FakeOpenAI(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def fake_openai(monkeypatch):
-    """A FakeOpenAI server on 127.0.0.1 (mode "ok" until a test sets another), the OpenAI client pointed at it."""
+def fake_openai(monkeypatch, tmp_path):
+    """A FakeOpenAI server on 127.0.0.1 (mode "ok" until a test sets another), the OpenAI client pointed at it, and
+    the replies a section caches kept in the test's own folder."""
+    from utils import cache
+    monkeypatch.setattr(cache, "FOLDER", tmp_path / "results")
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")

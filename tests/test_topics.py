@@ -203,17 +203,19 @@ def chapter_openai_cell(six_topics):
     from bertopic.representation import OpenAI
     from sklearn.feature_extraction.text import CountVectorizer
 
-    def execute(timeout_s=0.5, max_retries=1):
+    def execute(timeout_s=0.5, max_retries=1, deadline_s=30):
         labels = {"original": {}}
         namespace = {"openai_client": openai_api.openai_client, "explain": openai_api.explain, "openai": openai,
+                     "PaidSection": openai_api.PaidSection, "estimate": openai_api.estimate,
                      "OpenAI": OpenAI, "pd": pd, "topic_model": deepcopy(six_topics[0]), "abstracts": six_topics[1],
                      "vectorizer": lambda: CountVectorizer(stop_words="english"), "labels": labels,
                      "openai_model": "gpt-3.5-turbo", "openai_timeout_s": timeout_s, "openai_max_retries": max_retries,
+                     "openai_deadline_s": deadline_s,
                      "n_topics": 6, "first_topics": list(range(5)), "enough_topics": topics.enough_topics,
                      "display": lambda table: None}
         printed, start = io.StringIO(), time.perf_counter()
         with contextlib.redirect_stdout(printed):
-            exec(cell("ch05", "OpenAI(client"), namespace)
+            exec(cell("ch05", "OpenAI(paid"), namespace)
         return namespace, printed.getvalue(), time.perf_counter() - start
     return execute
 
@@ -221,9 +223,15 @@ def chapter_openai_cell(six_topics):
 def test_the_chapters_openai_labels_come_back_through_bertopic(fake_openai, chapter_openai_cell, six_topics):
     fake_openai.reply = "topic: Space exploration"
     namespace, printed, _ = chapter_openai_cell()
-    assert namespace["labels"]["GPT"] == {t: "Space exploration" for t in range(5)} and printed == ""
+    assert namespace["labels"]["GPT"] == {t: "Space exploration" for t in range(5)}
     assert namespace["paid_labels"] == {t: "Space exploration" for t in range(6)}      # every topic, for the map
     assert len(fake_openai.requests) == len(six_topics[0].get_topics())      # one request per topic, no retries
+    estimate, summary = printed.splitlines()
+    assert estimate.startswith("before the calls, roughly") and "6 requests" in estimate
+    assert summary.startswith("[cache] OpenAI replies: 6 paid for now")
+    again, printed, _ = chapter_openai_cell()                      # a second run pays nothing: the replies are kept
+    assert len(fake_openai.requests) == 6 and again["paid_labels"] == namespace["paid_labels"]
+    assert "0 paid for now" in printed and "6 loaded from" in printed
     request = fake_openai.requests[0]
     assert request["model"] == "gpt-3.5-turbo" and request["stop"] == "\n"
     system, user = request["messages"]
@@ -238,8 +246,17 @@ def test_a_rate_limited_openai_label_is_one_sentence_within_a_bounded_time(fake_
     assert seconds < 10 and "GPT" not in namespace["labels"]     # bertopic's own backoff would take minutes
     assert namespace["paid_labels"] == {}                          # the map keeps the local model's labels
     assert len(fake_openai.requests) == 2                          # the first topic, retried once; then it stops
-    assert printed.count("\n") == 1 and "rate limit" in printed and "the rest of the chapter runs on" in printed
-    assert "sk-test" not in printed
+    estimate, failure, summary = printed.splitlines()
+    assert "rate limit" in failure and "the rest of the chapter runs on" in failure
+    assert summary.startswith("[cache] OpenAI replies: 0 paid for now") and "sk-test" not in printed
+
+
+@pytest.mark.parametrize("retry_after", [30, 120])
+def test_a_section_asked_to_wait_past_its_deadline_stops_at_once(fake_openai, chapter_openai_cell, retry_after):
+    fake_openai.mode, fake_openai.retry_after = "limited", retry_after          # 429 with Retry-After: 30 s, 120 s
+    namespace, printed, seconds = chapter_openai_cell(max_retries=2, deadline_s=20)
+    assert seconds < 10 and namespace["paid_labels"] == {} and len(fake_openai.requests) == 1
+    assert f"the API asked to wait {retry_after} s" in printed and "deadline of 20 s" in printed
 
 
 def test_without_a_key_the_chapters_openai_cell_says_so_and_goes_on(monkeypatch, chapter_openai_cell):
