@@ -113,6 +113,7 @@ def test_chapter_2_fine_tunes_four_classes_at_both_edges(tiny_bert, per_class, c
         "classifier, loading_info = ", "trainer = Trainer(")
     assert ns["train_set"].num_rows == 4 * per_class and ns["held_out"].num_rows == 200
     assert 0 <= ns["accuracy_before"] <= 1 and 0 <= ns["accuracy_after"] <= 1
+    assert ns["losses"]["epoch"].tolist() == [1.0, 2.0, 3.0]                  # one loss per epoch, however few steps
     assert "held-out accuracy:" in capsys.readouterr().out
 
 
