@@ -178,10 +178,23 @@ def test_time_generate_times_one_greedy_call_of_exactly_n_tokens(model, use_cach
         time.sleep(0.05)                                   # the clock must include the call
         return real(**kwargs)
     monkeypatch.setattr(model, "generate", generate)
-    assert time_generate(model, {"input_ids": ids(4)}, 6, use_cache=use_cache) >= 0.05
+    timing = time_generate(model, {"input_ids": ids(4)}, 6, use_cache=use_cache)
+    assert timing.seconds >= 0.05 and len(timing.steps) == 6 and sum(timing.steps) <= timing.seconds
+    assert timing.steps[0] >= 0.05                         # the first step holds what came before it
     call, = calls
     assert (call["max_new_tokens"], call["min_new_tokens"], call["do_sample"], call["use_cache"]) == (6, 6, False,
                                                                                                       use_cache)
+
+
+def test_time_generate_clocks_every_step(model, monkeypatch):
+    real = model.forward
+    def slow_forward(*args, **kwargs):
+        time.sleep(0.02)                                   # every forward pass, i.e. every step, takes 20 ms more
+        return real(*args, **kwargs)
+    monkeypatch.setattr(model, "forward", slow_forward)
+    timing = time_generate(model, {"input_ids": ids(4)}, 5, use_cache=True)
+    assert len(timing.steps) == 5 and all(step >= 0.02 for step in timing.steps)
+    assert timing.seconds >= sum(timing.steps) >= 0.1
 
 
 def test_time_generate_refuses_a_short_generation(model, monkeypatch):

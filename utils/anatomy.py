@@ -7,10 +7,12 @@ import time
 from collections import namedtuple
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 HeadLayout = namedtuple("HeadLayout", "heads kv_heads head_dim group")
 QKV = namedtuple("QKV", "query key value")
 GatedMLP = namedtuple("GatedMLP", "gate up down")
+Timing = namedtuple("Timing", "seconds steps")
 PARTS = ("embeddings", "attention", "MLP", "norms", "LM head")
 
 
@@ -88,22 +90,37 @@ def cache_layers(cache):
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
+class _StepClock(StoppingCriteria):
+    """A stopping criterion that never stops: it notes the time at which each new token was chosen."""
+
+    def __init__(self, synchronize):
+        self.synchronize, self.times = synchronize, []
+
+    def __call__(self, input_ids, scores, **kwargs):
+        self.synchronize()
+        self.times.append(time.perf_counter())
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
 def time_generate(model, inputs, new_tokens, use_cache):
-    """Seconds for one greedy `model.generate` call that makes exactly `new_tokens` tokens, with the KV cache on
-    or off (GPU work is waited for before the clock stops)."""
+    """One greedy `model.generate` call that makes exactly `new_tokens` tokens, with the KV cache on or off, timed:
+    Timing(seconds, steps), where steps[i] is the time to choose new token i + 1 (steps[0] includes the prompt's
+    pass). GPU work is waited for before each reading of the clock."""
     pad = model.generation_config.pad_token_id
     if pad is None:   # generate would pick the end-of-text token itself, with a warning
         eos = model.generation_config.eos_token_id
         pad = eos[0] if isinstance(eos, (list, tuple)) else eos
     synchronize = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
+    clock = _StepClock(synchronize)
     synchronize()
     start = time.perf_counter()
     with torch.inference_mode():
         out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                             use_cache=use_cache, pad_token_id=pad)
+                             use_cache=use_cache, pad_token_id=pad, stopping_criteria=StoppingCriteriaList([clock]))
     synchronize()
     seconds = time.perf_counter() - start
     made = out.shape[1] - inputs["input_ids"].shape[1]
     if made != new_tokens:
         raise RuntimeError(f"generate made {made} tokens instead of {new_tokens}")
-    return seconds
+    steps = [later - earlier for earlier, later in zip([start] + clock.times, clock.times)]
+    return Timing(seconds, steps)
