@@ -3,7 +3,7 @@
     python -m tools.run                         # every chapter, offline profile, into build/
     python -m tools.run ch01 --profile book     # the book's own models and data (needs the Hub, a GPU helps)
     python -m tools.run ch01 -p device cuda -p max_new_tokens 40
-    python -m tools.run ch03 -p kv_cache_lengths "[5, 20]"   # -p values are YAML, as papermill's -y reads them
+    python -m tools.run ch05 -p extra_stop_words "[edu, com]"   # -p values are YAML, as papermill's -y reads them
     python -m tools.run ch03 --parameters       # the chapter's parameters: type, default, meaning
     python -m tools.run --record                # re-record tests/recordings/ (offline profile, pinned numerics)
 
