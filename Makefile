@@ -106,14 +106,15 @@ lab-offline: setup   ## every chapter, offline parameters filled in, in my-chapt
 	$(BIN)/python -m tools.lab $(LAB_OPTIONS)
 
 colab: $(VENV)/.installed   ## regenerate badges, setup cells, colab/, README's table; publish: REPO=owner/name REF=v1.0
-	$(BIN)/python -m tools.colab $(if $(REPO),--repo $(REPO)) $(if $(REF),--ref $(REF))
+	$(BIN)/python -m tools.colab$(if $(REPO), --repo $(REPO))$(if $(REF), --ref $(REF))
 
 # Colab's versions (colab/colab-gpu-pip-freeze.txt) of every library the chapters import, plus what the Colab setup
 # cell installs, in a second environment; torch is the project's CPU build (Colab's is 2.11 with CUDA). Every chapter
 # then runs on the offline profile: exact outputs may differ from the recordings, the run must succeed. Its results
-# are its own: the cache keys carry the library versions (utils/cache.py, utils/stand_ins.py).
+# are its own: the cache keys carry the library versions (utils/cache.py). It is rebuilt when Colab's freeze, the pins
+# or the setup cell's requirement files change (not when the setup cell's wording does).
 COLAB_VENV := .venv-colab
-$(COLAB_VENV)/.installed: $(VENV)/.installed colab/colab-gpu-pip-freeze.txt requirements.txt tools/colab.py
+$(COLAB_VENV)/.installed: $(VENV)/.installed colab/colab-gpu-pip-freeze.txt requirements.txt colab/requirements.txt   colab/requirements-no-deps.txt
 	$(CHECK_PYTHON)
 	$(PYTHON) -m venv $(COLAB_VENV)
 	$(BIN)/python -m tools.colab stack build/colab-stack

@@ -64,7 +64,7 @@ def run_chapter(chapter, reviews, monkeypatch, tmp_path):
 
 def test_the_low_edges_run_to_the_end_and_say_what_is_too_small(tiny_reviews, fake_openai, monkeypatch, tmp_path):
     low = {name: low for name, (low, _) in RANGES.items()}
-    fake_openai.mode, fake_openai.retry_after = "limited", 120         # the API asks for two minutes: no time for it
+    fake_openai.mode, fake_openai.retry_after = "limited", 120         # rate limited; no retry at the low edge
     chapter = namespace(**low)
     printed = run_chapter(chapter, tiny_reviews, monkeypatch, tmp_path)
     assert "training reviews: 2 of 24" in printed and chapter["train_embeddings"].shape == (2, 384)
@@ -75,7 +75,8 @@ def test_the_low_edges_run_to_the_end_and_say_what_is_too_small(tiny_reviews, fa
                            "Flan-T5 prompt, chat model", "local chat model"}
     assert ladder["TF-IDF + logistic regression"]["training reviews"] == 2 and ladder["local chat model"]["n"] == 2
     assert set(chapter["not_run"]) == {"Flan-T5 prompt", "ChatGPT"}
-    assert "OpenAI section stopped: the API asked to wait 120 s" in printed
+    assert "OpenAI call failed: rate limit or quota reached (429)" in printed     # 0 retries: the first 429 ends it
+    assert len(fake_openai.requests) == 1
     assert set(chapter["comparison"].values()) == {"too few reviews to tell"}     # 6 test reviews: no verdict
     assert chapter["books_point"] == "too few reviews to tell"
 
