@@ -74,8 +74,8 @@ run: setup        ## the main job: every chapter, offline profile, native numeri
 test: setup       ## the full suite: unit tests, nbval replays of tests/recordings/, resolver checks (package index)
 	$(OFFLINE) $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
-test-fast: setup  ## the unit tests alone: no notebook executed, no network
-	$(OFFLINE) $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not notebook and not index"
+test-fast: setup  ## the unit tests alone: no notebook or whole chapter executed, nothing slow, no network
+	$(OFFLINE) $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not notebook and not chapter and not slow and not index"
 
 # ruff and actionlint in a small environment of their own (requirements-lint.txt, hashed): lint needs no 3.5 GB
 LINT_VENV := .venv-lint

@@ -117,6 +117,7 @@ def test_lab_offline_prepares_then_opens_jupyterlab_there_with_the_hub_off(two_c
         lab.main(["--into", str(folder), "--prepare-only", "--no-browser"])
 
 
+@pytest.mark.notebook
 def test_a_prepared_copy_runs_from_the_readers_folder(tmp_path):
     """Chapter 1's copy, executed where it lies (outside the clone) by the python3 kernel that JupyterLab starts for
     it there: utils imports and the chapter finds its offline assets."""

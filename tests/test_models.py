@@ -74,6 +74,7 @@ def test_newer_tokenizers_load(name, size):
         == "def add(a, b):\n\treturn a + b"
 
 
+@pytest.mark.slow
 def test_converted_model_computes_what_the_gguf_file_computes():
     """The one-time conversion (utils.models.converted) changes load time, not the model."""
     from transformers import AutoModelForCausalLM

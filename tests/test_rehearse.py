@@ -44,6 +44,7 @@ def in_rehearsal(env, code):
     return done.stdout
 
 
+@pytest.mark.slow
 def test_book_ids_load_through_the_libraries_normal_calls(cache):
     root, env, rows = cache
     assert not [r for r in rows if r[2].startswith("none")], rows

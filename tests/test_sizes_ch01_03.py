@@ -76,6 +76,7 @@ def test_a_size_outside_the_range_stops_before_anything_loads(chapter, name, out
         exec(cell(chapter, "check_parameters(globals()"), ns)
 
 
+@pytest.mark.chapter
 @pytest.mark.parametrize("max_new_tokens", [1, 4000])
 def test_chapter_1_generates_at_both_edges(tiny_llm, max_new_tokens, capsys):
     ns = namespace("ch01", generation_model=tiny_llm, max_new_tokens=max_new_tokens)
@@ -89,6 +90,7 @@ def test_chapter_1_generates_at_both_edges(tiny_llm, max_new_tokens, capsys):
     assert len(steps) == max_new_tokens + 2 * min(max_new_tokens, 60)
 
 
+@pytest.mark.chapter
 @pytest.mark.parametrize("max_new_tokens", [1, 4000])
 def test_chapter_2_decodes_the_new_ids_at_both_edges(tiny_llm, max_new_tokens, capsys):
     ns = namespace("ch02", generation_model=tiny_llm, max_new_tokens=max_new_tokens)
@@ -106,6 +108,7 @@ def tiny_bert(tmp_path_factory):
     return str(folder)
 
 
+@pytest.mark.chapter
 @pytest.mark.parametrize("per_class", [1, 400])
 def test_chapter_2_fine_tunes_four_classes_at_both_edges(tiny_bert, per_class, capsys):
     ns = namespace("ch02", classifier_model=tiny_bert, n_train_per_class=per_class)
@@ -131,6 +134,7 @@ def test_chapter_2_names_the_classes_a_data_set_has(tiny_bert):
         run(ns, "ch02", "news_texts, _, news_labels")
 
 
+@pytest.mark.chapter
 @pytest.mark.parametrize("new_tokens, runs, max_new_tokens", [(2, 2, 1), (1000, 2, 4000)])
 def test_chapter_3_times_and_generates_at_both_edges(tiny_llm, new_tokens, runs, max_new_tokens, capsys):
     ns = namespace("ch03", generation_model=tiny_llm, kv_cache_new_tokens=new_tokens, kv_cache_runs=runs,

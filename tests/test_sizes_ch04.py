@@ -62,6 +62,7 @@ def run_chapter(chapter, reviews, monkeypatch, tmp_path):
     return printed.getvalue()
 
 
+@pytest.mark.chapter
 def test_the_low_edges_run_to_the_end_and_say_what_is_too_small(tiny_reviews, fake_openai, monkeypatch, tmp_path):
     low = {name: low for name, (low, _) in RANGES.items()}
     fake_openai.mode, fake_openai.retry_after = "limited", 120         # rate limited; no retry at the low edge
@@ -81,6 +82,7 @@ def test_the_low_edges_run_to_the_end_and_say_what_is_too_small(tiny_reviews, fa
     assert chapter["books_point"] == "too few reviews to tell"
 
 
+@pytest.mark.chapter
 def test_the_high_edges_run_to_the_end_with_the_book_profiles_code_paths(tiny_reviews, fake_openai, tiny,
                                                                          monkeypatch, tmp_path):
     high = {name: high for name, (_, high) in RANGES.items() if high is not None}

@@ -86,6 +86,7 @@ def skipped(printed):
     return [line for line in printed.splitlines() if SKIPPED in line]
 
 
+@pytest.mark.chapter
 def test_the_smallest_sizes_run_to_the_end(run_chapter, tiny, fake_openai):
     """Every lower edge at once, with the first offered value of each choice (stop words None, no extra ones, MMR
     diversity 0, bfloat16, Flan-T5 through the tiny T5), a word-cloud topic that does not exist, and paid labels
@@ -107,6 +108,7 @@ def test_the_smallest_sizes_run_to_the_end(run_chapter, tiny, fake_openai):
     assert (namespace["out"] / "plotly.min.js").exists()              # one copy, shared
 
 
+@pytest.mark.chapter
 def test_a_minimum_cluster_size_above_every_group_runs_to_the_end(run_chapter, monkeypatch):
     """All documents outliers: no topic, and each section that needs one says so in one line."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -121,6 +123,7 @@ def test_a_minimum_cluster_size_above_every_group_runs_to_the_end(run_chapter, m
     assert "Traceback" not in printed and "c-TF-IDF by hand and BERTopic's c_tf_idf_ (1 topics" in printed
 
 
+@pytest.mark.chapter
 def test_one_topic_runs_to_the_end(run_chapter, monkeypatch):
     """Exactly one topic besides the outliers (the sample's clusters fixed): the sections that compare topics say
     they need two; the others run. stop_words="english" without extra words is the value that once crashed; the

@@ -11,7 +11,19 @@ import pytest
 import torch
 
 from chapter_code import cell, function, value
-from utils import cache, data, openai_api, plots, topics
+from utils import cache, data, openai_api, plots
+
+
+class _Imported:
+    """utils.topics, imported when a test first uses it: it imports BERTopic (about 12 s, numba compiling at import),
+    which every pytest worker would otherwise pay while collecting this file."""
+
+    def __getattr__(self, name):
+        from utils import topics as module
+        return getattr(module, name)
+
+
+topics = _Imported()
 
 PROMPT = "Documents:\n[DOCUMENTS]\nKeywords: '[KEYWORDS]'.\nWhat is this topic about?"
 
