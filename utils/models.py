@@ -78,17 +78,19 @@ def model_path(model_id):
 
 
 CONVERTED = ("gguf-model", "gguf-vocab", "tiktoken")   # asset formats that are converted once, then loaded
+RECIPE = 2     # the companion's own conversion steps (raise it when `converted()` writes something different)
 
 
 def converted_folder(model_id):
     """Where `converted()` keeps an asset's converted folder; not created. The name carries everything that shapes
-    the conversion: the source file's sha256 and the versions of the converting libraries, so an upgrade of
-    transformers, gguf or tiktoken converts afresh instead of reusing a stale folder."""
+    the conversion: the source file's sha256, the versions of the converting libraries and `RECIPE`, so an upgrade
+    of transformers, gguf or tiktoken, or of the companion's steps, converts afresh instead of reusing a stale
+    folder."""
     import importlib.metadata as md
     key, asset = assets.get(model_id)
     tools = ("transformers", "tiktoken") if asset.format == "tiktoken" else ("transformers", "gguf")
     versions = "-".join(f"{tool}{md.version(tool)}" for tool in tools)
-    return CACHE / "converted" / f"{key}-{next(iter(asset.files.values()))[:12]}-{versions}"
+    return CACHE / "converted" / f"{key}-{next(iter(asset.files.values()))[:12]}-{versions}-r{RECIPE}"
 
 
 def converted(model_id):
@@ -110,7 +112,9 @@ def converted(model_id):
         if asset.format == "tiktoken":
             _tiktoken_to_transformers(source).save_pretrained(scratch)
         else:
-            AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name).save_pretrained(scratch)
+            tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+            _restore_sentencepiece_steps(tokenizer)
+            tokenizer.save_pretrained(scratch)
         if asset.format == "gguf-model":
             model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)
             model.hf_quantizer = None                      # the weights are already dequantized to fp32
@@ -121,6 +125,24 @@ def converted(model_id):
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target
+
+
+def _restore_sentencepiece_steps(tokenizer):
+    """A SentencePiece vocabulary read from GGUF by transformers 5.15 (Colab's) comes without the steps around the
+    BPE model, so spaces vanish ("th|et|won") and no <s> starts the ids; set them as transformers 5.23's Llama
+    converter does. Byte-level vocabularies (GPT-2, StarCoder2, Llama 3, Qwen2) have a pre-tokenizer and are left."""
+    from tokenizers import decoders, normalizers, processors
+    backend = tokenizer.backend_tokenizer
+    if backend.normalizer is not None or backend.pre_tokenizer is not None or "\u2581" not in backend.get_vocab():
+        return
+    backend.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    backend.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                         decoders.Strip(" ", 1, 0)])
+    bos = tokenizer.bos_token
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{bos}:0 $A:0", pair=f"{bos}:0 $A:0 {bos}:1 $B:1", special_tokens=[(bos, tokenizer.bos_token_id)])
+    backend.model.byte_fallback = True
+    backend.model.fuse_unk = True
 
 
 def load_tokenizer(name):
