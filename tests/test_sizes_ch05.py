@@ -141,6 +141,16 @@ def test_one_topic_runs_to_the_end(run_chapter, monkeypatch):
     assert set(namespace["llm_labels"]) == {-1, 0} and "outliers: 34 before, " in printed
 
 
+@pytest.mark.chapter
+def test_clusters_without_outliers_run_to_the_end(run_chapter, monkeypatch):
+    """Every document in a cluster (seen on native kernels, where HDBSCAN may call no document an outlier): the
+    outlier section says there is nothing to reduce instead of BERTopic's ValueError."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    namespace, printed = run_chapter(clusters=np.arange(100) % 3, n_documents=100, max_seq_length=16)
+    assert namespace["n_topics"] == 3 and namespace["n_outliers"] == 0 and skipped(printed) == []
+    assert "no outliers: every document already has a topic, so reduce_outliers has nothing to do" in printed
+
+
 @pytest.mark.parametrize("name, value, message", [
     ("n_documents", 99, "n_documents=99: this chapter works with at least 100"),
     ("min_cluster_size", 1, "min_cluster_size=1: this chapter works with at least 2"),
