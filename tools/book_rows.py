@@ -140,10 +140,12 @@ def markdown(result):
     lines += [f"| {n.removeprefix('offline:')} | {s['dimension']} | {s['texts']:,} | {s['encode_seconds']} | "
               f"{s['texts_per_second']} |" for n, s in result["models"].items()]
     m = result["machine"]
+    busy = max(m["load_before"], m["load_after"]) > m["cpus"] - 0.5
     lines += ["", f"Machine: {m['system']}, {m['cpus']} CPUs, torch {m['torch']} with {m['torch_threads']} threads; "
-              f"load average {m['load_before']} before and {m['load_after']} after (above the CPU count: other jobs "
-              f"ran beside it, so the speeds are lower bounds). The command took {result['seconds']:.0f} s in all "
-              "(encoding times add up the chunks, also those of earlier runs it resumed from)."]
+              f"load average {m['load_before']} before and {m['load_after']} after: "
+              + ("other jobs shared the machine, so the speeds are lower bounds. " if busy else "a quiet machine. ")
+              + f"The command took {result['seconds']:.0f} s in all; encoding times add up its chunks, also those "
+              "that an earlier run, stopped by --budget-s, encoded and cached."]
     return "\n".join(lines) + "\n"
 
 
