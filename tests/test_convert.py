@@ -6,6 +6,9 @@ from tools import convert
 from utils import assets
 from utils.models import from_pretrained_args, load_tokenizer
 
+BOOK_PROMPT = ("Write an email apologizing to Sarah for the tragic gardening mishap. Explain how it happened."
+               "<|assistant|>")
+
 
 @pytest.mark.slow
 def test_converted_model_computes_what_the_gguf_file_computes():
@@ -37,7 +40,7 @@ def _stripped_like_transformers_5_15(tokenizer):
                                    bos_token=tokenizer.bos_token, eos_token=tokenizer.eos_token)
 
 
-@pytest.mark.parametrize("text", ["Write an email apologizing to Sarah.<|assistant|>", "  two spaces, a tab\there", "héllo 🎵 wörld", "3.14 + 870 = 871"])
+@pytest.mark.parametrize("text", [BOOK_PROMPT, "  two spaces, a tab\there", "héllo 🎵 wörld", "3.14 + 870 = 871"])
 def test_a_sentencepiece_vocab_read_without_its_steps_gets_them_back(text):
     phi3 = load_tokenizer("offline:phi3-tokenizer")
     broken = _stripped_like_transformers_5_15(phi3)

@@ -3,7 +3,6 @@ import time
 from urllib.error import URLError
 
 import pytest
-import torch
 
 from utils import models
 from utils.models import HubUnavailable, from_pretrained_args, load_tokenizer, load_word_vectors, model_path
