@@ -81,6 +81,15 @@ def test_labels_cover_no_marker_and_lead_back_to_their_point():
     plt.close(fig)
 
 
+def test_labels_land_in_the_same_places_every_time():   # a fixed number of steps, not a time limit
+    placements = []
+    for _ in range(2):
+        fig, ax = scatter(CROWDED)
+        placements.append([text.get_position() for text in label_points(ax, CROWDED)])
+        plt.close(fig)
+    assert placements[0] == placements[1]
+
+
 def test_labels_need_the_points_drawn_first():
     fig, ax = plt.subplots()
     with pytest.raises(ValueError, match=r"draw the points \(ax.scatter\) first"):

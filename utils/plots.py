@@ -7,7 +7,7 @@ BERTopic's figures itself, from the topic model's own numbers."""
 def label_points(ax, points, fontsize=9):
     """Write each word of `points` ({word: (x, y)}) at its point, then let adjustText move the labels apart until
     they cover no other label and no marker drawn on `ax` so far (draw the points first), inside the axes; a label
-    that had to move far gets a thin grey line back to its point. Returns the labels (matplotlib Text objects)."""
+    moved more than a few pixels gets a thin grey line back to its point. Returns the labels (matplotlib Text objects)."""
     from adjustText import adjust_text, get_bboxes_pathcollection
     from matplotlib.collections import PathCollection
 
@@ -16,8 +16,10 @@ def label_points(ax, points, fontsize=9):
     if not markers:
         raise ValueError("label_points keeps labels off the markers on the axes: draw the points (ax.scatter) first")
     texts = [ax.text(x, y, word, fontsize=fontsize) for word, (x, y) in points.items()]
-    adjust_text(texts, objects=markers, ax=ax, expand=(1.2, 1.4),   # boxes grown by 20% (x), 40% (y): a gap
-                arrowprops=dict(arrowstyle="-", color="0.45", linewidth=0.6))
+    # markers push harder than adjustText's defaults, labels may move any distance and are pulled back to their
+    # points only weakly; a fixed number of steps (not adjustText's default of 1 s) places them alike on any machine
+    adjust_text(texts, objects=markers, ax=ax, expand=(1.2, 1.4), force_static=(0.5, 1.0), force_pull=(0.001, 0.001),
+                max_move=None, iter_lim=500, arrowprops=dict(arrowstyle="-", color="0.45", linewidth=0.6))
     return texts
 
 
