@@ -96,7 +96,7 @@ def _catalogue():
             text, _, fix = str(err).partition(" Fix: ")
             rows.append(("asset", text.split(". ")[0], "FAIL", fix or assets.INSTALL_HINT))
             continue
-        state = f"{assets.PREFIX + key}: {asset.package}=={asset.version}, sha256 ok"
+        state = f"{assets.PREFIX + key}: {asset.pinned}, sha256 ok"
         if asset.format not in models.CONVERTED:
             rows.append(("asset", state, "ok", None))
         elif models.converted_folder(key).is_dir():
