@@ -105,8 +105,7 @@ def cpu_has_bfloat16():
 
 
 # single GPUs a reader can rent or use, by memory (GB) as a model sees it: what a fix may suggest
-GPUS = (("Colab's free T4", 15.0), ("an L4", 22.5), ("an A100 40 GB", 40.0), ("an A100 or H100 80 GB", 80.0),
-        ("an H200", 141.0))
+GPUS = (("Colab's free T4", 15.0), ("an L4", 22.5), ("an A100", 40.0), ("an A100 or H100", 80.0), ("an H200", 141.0))
 # model families with more than one size: an id's pattern (prefix, size, rest) and each size's parameters, so that a
 # model too large for every GPU above can be swapped for its smaller sibling; the sizes are the published counts
 FAMILIES = (
@@ -162,12 +161,12 @@ def fixes(device, dtype, bfloat16_ok, counts=None, have=None):
         where = ("on Colab: Runtime > Change runtime type > T4 GPU, then run again with device='auto'"
                  if name.endswith("T4") else "on Colab's paid tiers or a cloud machine")
         need = f" for its {half / 1e9:.1f} GB at 16 bits" if known else ""
-        out.append(f"{'a larger GPU' if gpu else 'a GPU'} with {size:.0f} GB or more{need}: {name} ({where})")
+        out.append(f"{'a larger GPU' if gpu else 'a GPU'} with {size:g} GB or more{need}: {name} ({where})")
         if gpu:
             out.append("free the GPU (restart the kernel) if other notebooks hold its memory")
     else:
         out.append(f"no single GPU of these sizes holds it ({half / 1e9:.1f} GB at 16 bits with the margin): "
-                   + ", ".join(f"{name} {size:.0f} GB" for name, size in GPUS))
+                   + ", ".join(f"{name.split()[-1]} {size:g} GB" for name, size in GPUS))
     sibling = None
     for model_id in sorted(counts, key=counts.get, reverse=True) if known else ():
         rest = total - counts[model_id]
