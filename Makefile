@@ -110,8 +110,8 @@ lab: setup
 lab-offline: setup   ## every chapter, offline parameters filled in, in my-chapters/ (your edits kept), in JupyterLab
 	$(BIN)/python -m tools.lab $(LAB_OPTIONS)
 
-colab: $(VENV)/.installed   ## regenerate badges, setup cells, colab/, README's table; publish: REPO=owner/name REF=v1.0
-	$(BIN)/python -m tools.colab$(if $(REPO), --repo $(REPO))$(if $(REF), --ref $(REF))
+colab: $(VENV)/.installed   ## regenerate badges, setup cells, colab/, README's table; move: REPO=owner/name REF=v1.0; PUBLISHED=yes once pushed
+	$(BIN)/python -m tools.colab$(if $(REPO), --repo $(REPO))$(if $(REF), --ref $(REF))$(if $(PUBLISHED), --published $(PUBLISHED))
 
 # Colab's versions (colab/colab-gpu-pip-freeze.txt) of every library the chapters import, plus what the Colab setup
 # cell installs, in a second environment; torch is the project's CPU build (Colab's is 2.11 with CUDA). Every chapter
