@@ -205,6 +205,7 @@ KEYWORDS = ["game", "team", "play", "hockey", "cubs", "windows", "file", "ca"]
     (' "Cryptography Faq"', False, "Cryptography Faq", ""),
     (" Hockey playoffs", False, "Hockey playoffs", ""),                           # one word beyond the keywords
     (" Bike and Car: New Break", True, "", "cut off at the token limit"),
+    (' "Bike and Car: New Break Plays Off"', True, "Bike and Car: New Break Plays…", ""),   # quote closed; 6 words
     (" \n", False, "", "empty answer")])
 def test_a_label_that_restates_the_keywords_or_talks_about_the_topic_is_not_an_answer(answer, cut, label, why):
     assert topics.label_from_answer(answer, KEYWORDS, cut=cut) == (label, why)

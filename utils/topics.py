@@ -109,10 +109,13 @@ def label_from_answer(answer, keywords, prompt="", cut=False, max_items=3, max_w
     topic's `keywords` (every word of two letters or more in it is one of them, "Game, Team, Play" for the keywords
     game, team, play, ...: nothing a reader could not read off the keywords), or it only talks about the request
     (all its words other than filler are words such as "topic", "keywords", "documents": "The topic of the topic").
-    A label that names its subject in other words than the keywords passes ("Cryptography Faq")."""
+    A label that names its subject in other words than the keywords passes ("Cryptography Faq"); one that the word
+    cap shortened ends in "…"."""
     label, why = _tidy(answer, prompt, cut, max_items, max_words)
     if not label:
         return "", why
+    if len(_tidy(answer, prompt, cut, max_items, 10 ** 6)[0].split()) > len(label.split()):
+        label += "…"                       # the word cap shortened it: marked, so no one takes it for the answer whole
     words = [w for w in re.findall(r"[a-z0-9]+", label.lower()) if len(w) >= 2]
     keyword_words = {w for keyword in keywords for w in re.findall(r"[a-z0-9]+", str(keyword).lower())}
     if words and all(w in keyword_words for w in words):
