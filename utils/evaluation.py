@@ -1,5 +1,7 @@
-"""Score classifiers: weighted F1 for many predictions at once, paired bootstrap resamples for intervals, and
-bootstrap p-values with Holm's correction for several comparisons made at once."""
+"""Score classifiers: weighted F1, bootstrap intervals, bootstrap p-values and Holm's correction.
+
+Weighted F1 for many predictions at once, paired bootstrap resamples for intervals, and the p-values of several
+comparisons made at once, corrected together."""
 import numpy as np
 
 
