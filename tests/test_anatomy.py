@@ -1,23 +1,28 @@
 """utils.anatomy and chapter 3's RoPE and KV-cache formulas on tiny random models of both weight layouts: Llama
 (separate q/k/v and gate/up projections, the offline SmolLM2) and Phi-3 (fused qkv_proj and gate_up_proj, the book's
 model). Every check compares against what the model itself computes."""
+import os
 import time
 
+import numpy as np
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, Phi3Config, Phi3ForCausalLM
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb as llama_rotary
 from transformers.models.phi3.modeling_phi3 import apply_rotary_pos_emb as phi3_rotary
 
-from chapter_code import function
+from chapter_code import cell, function
 from utils.anatomy import (
     cache_layers,
     embeddings_tied,
+    fit_step_cost,
     head_layout,
+    machine,
     mlp_weights,
     parameter_counts,
     qkv_weights,
     time_generate,
+    tokens_run,
 )
 
 # the chapter's own formulas, read from the notebook
@@ -210,3 +215,58 @@ def test_time_generate_fills_in_a_pad_token_from_a_list_of_end_tokens(model, mon
     monkeypatch.setattr(model, "generate", lambda **kw: pads.append(kw["pad_token_id"]) or torch.zeros(1, 6))
     time_generate(model, {"input_ids": ids(3)}, 3, use_cache=True)
     assert pads == [2]
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_time_generate_returns_the_ids_that_greedy_generate_makes(model, use_cache):
+    timing = time_generate(model, {"input_ids": ids(4)}, 6, use_cache=use_cache)
+    with torch.no_grad():
+        direct = model.generate(ids(4), max_new_tokens=6, min_new_tokens=6, do_sample=False, pad_token_id=0)
+    assert timing.ids == direct[0, 4:].tolist() and len(timing.ids) == 6
+
+
+def test_tokens_run_counts_the_tokens_each_step_feeds_the_model():
+    assert tokens_run(21, 4, use_cache=True).tolist() == [21, 1, 1, 1]
+    assert tokens_run(21, 4, use_cache=False).tolist() == [21, 22, 23, 24]
+    assert tokens_run(26, 100, use_cache=False).sum() == 7550 and tokens_run(26, 100, use_cache=True).sum() == 125
+    assert tokens_run(5, 1, use_cache=False).tolist() == [5]
+    with pytest.raises(ValueError, match="at least one new token"):
+        tokens_run(5, 0, use_cache=True)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_fit_step_cost_recovers_the_fixed_and_the_per_token_cost(use_cache):
+    tokens = tokens_run(21, 30, use_cache)
+    noise = np.random.default_rng(0).normal(0, 0.2, len(tokens))
+    fit = fit_step_cost(tokens, 60 + 2.5 * tokens + noise)
+    assert fit.fixed == pytest.approx(60, abs=1) and fit.per_token == pytest.approx(2.5, abs=0.1)
+
+
+def test_fit_step_cost_needs_two_different_token_counts():
+    with pytest.raises(ValueError, match="at least two different token counts"):
+        fit_step_cost([1, 1, 1], [5.0, 6.0, 7.0])
+    with pytest.raises(ValueError, match="one time per step"):
+        fit_step_cost([1, 2, 3], [5.0, 6.0])
+
+
+def test_machine_names_the_cores_the_threads_and_the_load():
+    line = machine()
+    assert f"{os.cpu_count()} cores" in line and f"{torch.get_num_threads()} thread(s)" in line
+    assert ("load average" in line) == hasattr(os, "getloadavg")
+
+
+def test_chapter_3_checks_the_books_dimensions_on_phi3_mini_only():
+    torch.manual_seed(0)
+    check = cell("ch03", "is_book_model = ")
+    for name, generation_model in [("phi3-mha", "offline:smollm2-135m-instruct"),       # not the book's id
+                                   ("llama-gqa-tied", "microsoft/Phi-3-mini-4k-instruct")]:  # the rehearsal's stand-in
+        tiny = MODELS[name]()
+        ns = {"config": tiny.config, "model": tiny, "first_block": tiny.model.layers[0],
+              "generation_model": generation_model}
+        exec(check, ns)
+        assert ns["is_book_model"] is False
+    tiny_phi3 = MODELS["phi3-mha"]()                 # Phi-3's layout under the book's id, but not the book's sizes
+    ns = {"config": tiny_phi3.config, "model": tiny_phi3, "first_block": tiny_phi3.model.layers[0],
+          "generation_model": "microsoft/Phi-3-mini-4k-instruct"}
+    with pytest.raises(AssertionError):
+        exec(check, ns)

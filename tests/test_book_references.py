@@ -3,6 +3,7 @@ offline copies of the book's tokenizers and vectors must give them, the chapter 
 here from the book), and its checks must stop a run that gives anything else."""
 import copy
 
+import numpy as np
 import pytest
 import torch
 from gensim.test.utils import datapath
@@ -18,6 +19,8 @@ BOOK_PIECES = {3323: "Sub", 622: "ject", 29901: ":"}
 BOOK_KING = [("king", 1.0000001), ("prince", 0.8236179), ("queen", 0.7839043), ("ii", 0.7746230),
              ("emperor", 0.7736248), ("son", 0.7667194), ("uncle", 0.7627150), ("kingdom", 0.7542161),
              ("throne", 0.7539915), ("brother", 0.7492411), ("ruler", 0.7434254)]
+BOOK_GLOVE = {"king": [0.50451, 0.68607, -0.59517, -0.022801, 0.60046], "queen": [0.37854, 1.8233, -1.2648],
+              "apple": [0.52042, -0.8314, 0.49961], "banana": [-0.25522, -0.75249, -0.86655]}   # the supplement's
 BOOK_EMBEDDING_123 = [[0.3374, -0.1778, -0.1690], [0.9178, 1.5810, 1.3010], [1.2753, -0.2010, -0.1606],
                       [-0.4015, 0.9666, -1.1481], [-1.1589, 0.3255, -0.6315], [-2.8400, -0.7849, -1.4096]]
 
@@ -36,6 +39,7 @@ def test_the_chapter_holds_the_books_values():
     assert value("ch02", "book_pieces") == BOOK_PIECES
     assert value("ch02", "book_king_neighbours") == [(w, round(s, 7)) for w, s in BOOK_KING]
     assert value("ch02", "book_weights") == BOOK_EMBEDDING_123
+    assert value("ch02", "book_glove") == BOOK_GLOVE
 
 
 def test_phi3s_tokenizer_gives_the_books_25_prompt_ids_and_pieces(phi3):
@@ -119,6 +123,18 @@ def test_the_chapters_glove_cell_stops_on_vectors_that_differ(glove):
     ns["load_word_vectors"] = lambda name: nudged
     with pytest.raises(AssertionError):
         exec(cell("ch02", "book_king_neighbours = ["), ns)
+
+
+def test_the_chapters_glove_vectors_cell_passes_on_glove_and_stops_on_other_digits(glove, capsys):
+    ns = {"word_vectors": "offline:glove-6b-50d", "stands_for": stands_for, "glove": glove, "np": np}
+    exec(cell("ch02", "book_glove = {"), ns)
+    assert "queen: [ 0.37854  1.8233  -1.2648" in capsys.readouterr().out
+    nudged = copy.deepcopy(glove)
+    nudged.vectors[nudged.key_to_index["banana"], 2] += 2e-5                  # one printed digit off
+    with pytest.raises(AssertionError):
+        exec(cell("ch02", "book_glove = {"), {**ns, "glove": nudged})
+    other_vectors = {**ns, "glove": nudged, "word_vectors": "fasttext-wiki-news-subwords-300"}   # shown, not checked
+    exec(cell("ch02", "book_glove = {"), other_vectors)
 
 
 def test_seed_123_draws_the_supplements_embedding_matrix():

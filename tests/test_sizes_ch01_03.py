@@ -140,8 +140,11 @@ def test_chapter_3_times_and_generates_at_both_edges(tiny_llm, new_tokens, runs,
     ns = namespace("ch03", generation_model=tiny_llm, kv_cache_new_tokens=new_tokens, kv_cache_runs=runs,
                    max_new_tokens=max_new_tokens)
     run(ns, "ch03", "model = AutoModelForCausalLM", "output = generator(prompt)", "kv_inputs = tokenizer(",
-        "timed[use_cache] = ", "steps = {flag:")
+        "timed[use_cache].append(", "steps = {flag:")
     assert all(len(ns["timed"][flag]) == runs and all(len(t.steps) == new_tokens for t in ns["timed"][flag])
                for flag in (True, False))
+    assert len(ns["made"]) == 1                       # the same ids with and without the cache, in every run
+    assert set(ns["fits"]) == {True, False}
     printed = capsys.readouterr().out
     assert printed.count(f"(mean ± std. dev. of {runs} runs, 1 loop each)") == 2 and "kernels: cpu" in printed
+    assert "before the runs: CPU" in printed and "after the runs:  CPU" in printed and "the book's T4: " in printed

@@ -44,8 +44,7 @@ TINY = {"google/flan-t5-small": "t5", "bert-base-cased": "bert", "facebook/galac
 CAPS = {"ch04_text_classification": {"n_train": 200}}
 KINDS = ("model", "tokenizer", "vectors", "dataset", "playlists", "songs")
 # AG News' four classes (chapter 2's [CLS] fine-tuning), each stood in for by one newsgroup of 20 Newsgroups
-AG_NEWS = {"World": "talk.politics.mideast", "Sports": "rec.sport.hockey", "Business": "misc.forsale",
-           "Sci/Tech": "sci.space"}
+AG_NEWS = data.AG_NEWS_STAND_INS
 
 # a sitecustomize for the rehearsal's kernels: any connection beyond this machine fails at once
 NO_NETWORK = '''import socket

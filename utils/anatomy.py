@@ -3,16 +3,20 @@
 Llama-style models (SmolLM2, Llama, Mistral, Qwen) keep separate `q_proj`/`k_proj`/`v_proj` and `gate_proj`/`up_proj`
 layers; Phi-3 fuses them into one `qkv_proj` and one `gate_up_proj`. These helpers hide only that difference, so
 that a notebook can do the maths itself on either, and time generation as a reader's machine runs it."""
+import os
+import platform
 import time
 from collections import namedtuple
 
+import numpy as np
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 HeadLayout = namedtuple("HeadLayout", "heads kv_heads head_dim group")
 QKV = namedtuple("QKV", "query key value")
 GatedMLP = namedtuple("GatedMLP", "gate up down")
-Timing = namedtuple("Timing", "seconds steps")
+Timing = namedtuple("Timing", "seconds steps ids")
+StepCost = namedtuple("StepCost", "fixed per_token")
 PARTS = ("embeddings", "attention", "MLP", "norms", "LM head")
 
 
@@ -104,8 +108,9 @@ class _StepClock(StoppingCriteria):
 
 def time_generate(model, inputs, new_tokens, use_cache):
     """One greedy `model.generate` call that makes exactly `new_tokens` tokens, with the KV cache on or off, timed:
-    Timing(seconds, steps), where steps[i] is the time to choose new token i + 1 (steps[0] includes the prompt's
-    pass). GPU work is waited for before each reading of the clock."""
+    Timing(seconds, steps, ids), where steps[i] is the time to choose new token i + 1 (steps[0] includes the prompt's
+    pass) and ids the new token ids (of the first sequence). GPU work is waited for before each reading of the
+    clock."""
     pad = model.generation_config.pad_token_id
     if pad is None:   # generate would pick the end-of-text token itself, with a warning
         eos = model.generation_config.eos_token_id
@@ -123,4 +128,38 @@ def time_generate(model, inputs, new_tokens, use_cache):
     if made != new_tokens:
         raise RuntimeError(f"generate made {made} tokens instead of {new_tokens}")
     steps = [later - earlier for earlier, later in zip([start] + clock.times, clock.times)]
-    return Timing(seconds, steps)
+    return Timing(seconds, steps, out[0, inputs["input_ids"].shape[1]:].tolist())
+
+
+def tokens_run(prompt_tokens, new_tokens, use_cache):
+    """How many tokens go through the model at each step of a generation of `new_tokens` tokens: the prompt at the
+    first step; after it one token per step with the KV cache, the prompt and every token made so far without it."""
+    if prompt_tokens < 1 or new_tokens < 1:
+        raise ValueError(f"tokens_run needs a prompt and at least one new token, got {prompt_tokens} and {new_tokens}")
+    later = np.ones(new_tokens - 1, dtype=int) if use_cache else prompt_tokens + np.arange(1, new_tokens)
+    return np.concatenate([[prompt_tokens], later])
+
+
+def fit_step_cost(tokens, step_times):
+    """The least-squares line step time = fixed + per_token x tokens through the model, over the steps of a
+    generation: StepCost(fixed, per_token), in the unit of `step_times`."""
+    tokens, step_times = np.asarray(tokens, dtype=float), np.asarray(step_times, dtype=float)
+    if tokens.shape != step_times.shape or len(set(tokens.tolist())) < 2:
+        raise ValueError("fit_step_cost needs one time per step and at least two different token counts; "
+                         f"got {tokens.shape[0]} counts ({len(set(tokens.tolist()))} different), "
+                         f"{step_times.shape[0]} times")
+    per_token, fixed = np.polyfit(tokens, step_times, 1)
+    return StepCost(float(fixed), float(per_token))
+
+
+def machine():
+    """What a timing depends on, in one line: the processor, its cores, torch's threads and the load average (the
+    number of processes running or waiting for a core, over 1, 5 and 15 minutes; above the core count, other work
+    competes for the cores). Load averages are missing on Windows."""
+    name = platform.processor() or platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            name = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), name)
+    load = (", load average " + " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
+            if hasattr(os, "getloadavg") else "")
+    return f"CPU {name}, {os.cpu_count()} cores, torch uses {torch.get_num_threads()} thread(s){load}"
