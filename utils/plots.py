@@ -234,7 +234,7 @@ def static_copy(fig, width=900):
                            c=colors, color=None if colors is not None else color, alpha=marker.opacity,
                            linewidths=0, label=name)
             texts = trace.text if "text" in mode and isinstance(trace.text, (list, tuple)) else []
-            for xi, yi, text in zip(x, y, texts):
+            for xi, yi, text in zip(x, y, texts, strict=False):
                 if text:
                     ax.text(xi, yi, _plain(text), fontsize=size(12), ha="center", va="center")
         elif trace.type == "bar":
