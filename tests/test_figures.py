@@ -53,11 +53,15 @@ def test_the_same_data_give_the_same_text_and_a_moved_point_or_bar_another(point
     plt.close("all")
 
 
-def test_ipython_sends_the_summary_as_the_figures_text(points):
+def test_ipython_sends_the_summary_as_the_figures_text_beside_the_picture(points):
+    """As in a kernel: registered when utils is imported, before pyplot loads and the inline backend sets up its
+    figure formats (which drops what the per-mimetype formatters hold for figures)."""
     from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import select_figure_formats
     shell = InteractiveShell.instance()
     register(shell)
+    select_figure_formats(shell, {"png"})
     fig = scatter(points)
     data, _ = shell.display_formatter.format(fig)
-    assert data["text/plain"] == summary(fig)
+    assert data["text/plain"] == summary(fig) and data["image/png"]
     plt.close("all")

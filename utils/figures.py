@@ -98,11 +98,12 @@ def summary(fig):
 
 def register(shell=None):
     """In an IPython kernel, make each matplotlib figure's text/plain the summary above (matplotlib itself need not
-    be imported yet). Nothing happens outside a kernel."""
+    be imported yet). Nothing happens outside a kernel. It goes through the mimebundle formatter: the inline backend,
+    when pyplot loads, removes what the per-mimetype formatters hold for figures, but keeps this one."""
     if shell is None:
         from IPython import get_ipython
         shell = get_ipython()
     if shell is None or not hasattr(shell, "display_formatter"):
         return
-    plain = shell.display_formatter.formatters["text/plain"]
-    plain.for_type_by_name("matplotlib.figure", "Figure", lambda fig, printer, cycle: printer.text(summary(fig)))
+    shell.display_formatter.mimebundle_formatter.for_type_by_name(
+        "matplotlib.figure", "Figure", lambda fig, include=None, exclude=None: {"text/plain": summary(fig)})
