@@ -107,11 +107,6 @@ def _names(code):
     return names
 
 
-def _ours(module_name):
-    """Whether the module named so is the companion's or a session's own (a kernel's cells: __main__)."""
-    return module_name == "__main__" or not _installed(getattr(sys.modules.get(module_name), "__file__", None))
-
-
 def _hash_callable(obj, h, seen):
     """Add `obj` (a function, method, partial, class, module or called object that is not installed code) and what
     it names."""
@@ -133,11 +128,11 @@ def _hash_callable(obj, h, seen):
 
 
 def _hash_class(cls, h, seen):
-    """A class of the companion's or the session's own: each of its methods and properties."""
-    if _ours(cls.__module__):
-        for member in vars(cls).values():
-            if isinstance(member, (types.FunctionType, staticmethod, classmethod, property)):
-                _hash_callable(getattr(member, "__func__", getattr(member, "fget", member)), h, seen)
+    """A class's own methods and properties, each counted where its code is not installed code (so a class of the
+    companion's or of a chapter's cells counts, a library's does not)."""
+    for member in vars(cls).values():
+        if isinstance(member, (types.FunctionType, staticmethod, classmethod, property)):
+            _hash_callable(getattr(member, "__func__", getattr(member, "fget", member)), h, seen)
 
 
 def _hash_function(function, h, seen):
