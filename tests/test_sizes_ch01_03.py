@@ -122,7 +122,8 @@ def test_chapter_2_fine_tunes_four_classes_at_both_edges(tiny_bert, per_class, c
                                 return_tensors="pt")
     with torch.no_grad():
         predicted = ns["classifier"](**batch).logits.argmax(-1).numpy()
-    assert ns["accuracy_after"] == pytest.approx(accuracy_score(ns["held_out"]["label"], predicted))
+    # the tiny random model has near-ties, which the chapter's softmax can break the other way: one text at most
+    assert abs(ns["accuracy_after"] - accuracy_score(ns["held_out"]["label"], predicted)) <= 1 / 200 + 1e-9
     assert all(round(a * 200, 6).is_integer() for a in (ns["accuracy_before"], ns["accuracy_after"]))
     assert ns["losses"]["epoch"].tolist() == [1.0, 2.0, 3.0]                  # one loss per epoch, however few steps
     assert "held-out accuracy:" in capsys.readouterr().out
