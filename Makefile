@@ -12,7 +12,7 @@ QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || tru
 # pytest's workers for `make test`: one per core, each test file on one worker (a notebook's cells share one kernel)
 WORKERS ?= auto
 
-.PHONY: setup lock assets run test test-fast lint rehearse lab lab-offline record colab colab-stack doctor clean
+.PHONY: setup lock assets run test test-fast lint rehearse book-rows lab lab-offline record colab colab-stack doctor clean
 
 setup: $(VENV)/.installed .cache/assets.stamp
 
@@ -94,6 +94,11 @@ lint: $(LINT_VENV)/.installed   ## ruff (configured in pyproject.toml) and actio
 rehearse: setup   ## the book profile's defaults, each book id stood in for from a throw-away cache, no network
 	$(OFFLINE) $(BIN)/python -m tools.rehearse --out build/rehearsal
 
+# chapter 4's embedding rows with the book's all-mpnet-base-v2 on all 8,530 training reviews (and MiniLM beside it),
+# into docs/results/ch04-book-model.md/.json: about 7 min of encoding on two quiet cores the first time, cached after
+book-rows: setup  ## chapter 4's book rows with the book's own embedder at the book's sizes (docs/results/)
+	$(OFFLINE) $(BIN)/python -m tools.book_rows
+
 record: setup     ## re-record tests/recordings/ by executing the chapters (pinned numerics; never edit by hand)
 	$(OFFLINE) $(BIN)/python -m tools.run --record --out build/recording   # its report: the reader's build/ stays
 
@@ -106,8 +111,8 @@ lab: setup
 lab-offline: setup   ## every chapter, offline parameters filled in, in my-chapters/ (your edits kept), in JupyterLab
 	$(BIN)/python -m tools.lab $(LAB_OPTIONS)
 
-colab: $(VENV)/.installed   ## regenerate badges, setup cells, colab/, README's table; publish: REPO=owner/name REF=v1.0
-	$(BIN)/python -m tools.colab$(if $(REPO), --repo $(REPO))$(if $(REF), --ref $(REF))
+colab: $(VENV)/.installed   ## regenerate badges, setup cells, colab/, README's table; move: REPO=owner/name REF=v1.0; PUBLISHED=yes once pushed
+	$(BIN)/python -m tools.colab$(if $(REPO), --repo $(REPO))$(if $(REF), --ref $(REF))$(if $(PUBLISHED), --published $(PUBLISHED))
 
 # Colab's versions (colab/colab-gpu-pip-freeze.txt) of every library the chapters import, plus what the Colab setup
 # cell installs, in a second environment; torch is the project's CPU build (Colab's is 2.11 with CUDA). Every chapter

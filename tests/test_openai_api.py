@@ -187,6 +187,12 @@ def test_the_estimate_counts_four_characters_a_token_at_the_list_price():
     assert "no list price is known here for some-model" in openai_api.estimate(["x"], "some-model")
 
 
+def test_an_alias_is_priced_as_the_dated_model_it_points_to():
+    text = openai_api.estimate(["x" * 400] * 10, "gpt-3.5-turbo")
+    assert text == openai_api.estimate(["x" * 400] * 10, "gpt-3.5-turbo-0125").replace(
+        "gpt-3.5-turbo-0125's", "gpt-3.5-turbo-0125 (gpt-3.5-turbo points to it)'s")
+
+
 def test_a_damaged_reply_file_is_asked_for_again(fake_openai, tmp_path):
     _ask(section(tmp_path))
     [stored] = tmp_path.rglob("*.json")

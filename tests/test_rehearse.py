@@ -17,7 +17,7 @@ NOTEBOOKS = run.chapters()
 def test_stand_ins_come_from_the_catalogue():
     standing = rehearse.stand_ins()
     assert standing["microsoft/Phi-3-mini-4k-instruct"] == "offline:smollm2-135m-instruct"   # the model wins
-    assert standing["sentence-transformers/all-mpnet-base-v2"] == "offline:all-minilm-l6-v2"
+    assert standing["sentence-transformers/all-mpnet-base-v2"] == "offline:all-mpnet-base-v2"   # the real weights
     assert standing["microsoft/deberta-v3-xsmall"] == "offline:all-minilm-l6-v2"
     assert standing["gpt2"] == "offline:gpt2-tokenizer" and standing["rotten_tomatoes"].endswith("snippets")
 
@@ -65,7 +65,7 @@ def test_book_ids_load_through_the_libraries_normal_calls(cache):
         "playlists, songs = load_playlists('yes_complete')",
         "print(all(s in songs.index for s in ['2172', '842', '3822']))",
     ]))
-    assert printed.split("\n")[:8] == ["49152", "100261", "T5Tokenizer", "(1, 384)", "bert", "prince",
+    assert printed.split("\n")[:8] == ["49152", "100261", "T5Tokenizer", "(1, 768)", "bert", "prince",
                                        "['World', 'Sports', 'Business', 'Sci/Tech'] ['text', 'label']", "True"]
 
 

@@ -193,6 +193,36 @@ def test_an_answer_that_echoes_the_prompt_is_unusable(answer, label):
     assert topics.tidy_label(answer) == topics.tidy_label(answer, prompt="") != ""   # usable without the prompt
 
 
+
+KEYWORDS = ["game", "team", "play", "hockey", "cubs", "windows", "file", "ca"]
+
+
+@pytest.mark.parametrize("answer, cut, label, why", [
+    (' "Game, Team, Play, Hockey, Cups', False, "", "restates the keywords"),      # its first three items: keywords
+    (" Windows, File, C:\n", False, "", "restates the keywords"),                  # one-letter words do not count
+    (' "The topic of the topic"', False, "", "talks about the topic, not its subject"),
+    (" Topic: documents", False, "", "talks about the topic, not its subject"),
+    (" Topic modeling", False, "Topic modeling", ""),                             # a subject besides "topic"
+    (' "Cryptography Faq"', False, "Cryptography Faq", ""),
+    (" Hockey playoffs", False, "Hockey playoffs", ""),                           # one word beyond the keywords
+    (" Bike and Car: New Break", True, "", "cut off at the token limit"),
+    (' "Bike and Car: New Break Plays Off"', True, "Bike and Car: New Break Plays…", ""),   # quote closed; 6 words
+    (" \n", False, "", "empty answer")])
+def test_a_label_that_restates_the_keywords_or_talks_about_the_topic_is_not_an_answer(answer, cut, label, why):
+    assert topics.label_from_answer(answer, KEYWORDS, cut=cut) == (label, why)
+
+
+def test_an_echo_of_the_prompt_is_named_as_such():
+    prompt = "The topic is described by the following keywords"
+    assert topics.label_from_answer(" The topic is described by the", KEYWORDS, prompt=prompt) == (
+        "", "echoes the prompt")
+
+
+def test_majority_share_names_each_topics_largest_true_label_and_its_share():
+    found = [0, 0, 0, 1, 1, -1, 0]
+    truth = ["space", "space", "hockey", "hockey", "hockey", "space", "space"]
+    assert topics.majority_share(found, truth) == {-1: ("space", 1.0), 0: ("space", 0.75), 1: ("hockey", 1.0)}
+
 @pytest.mark.parametrize("n_topics, needed, printed", [
     (0, 1, "no topic found: the word cloud skipped (at least 1 needed); lower min_cluster_size or raise n_documents\n"),
     (1, 2, "one topic found: the word cloud skipped (at least 2 needed); lower min_cluster_size or raise "

@@ -5,8 +5,9 @@ whether it is published there). Everything below is generated from it and from t
 
     python -m tools.colab                            # regenerate every badge and setup cell, README's chapter table,
                                                      # colab/README.md and colab/requirements*.txt
-    python -m tools.colab --repo OWNER/NAME --ref REF   # publish: write the setting, then regenerate (`make colab
-                                                     # REPO=OWNER/NAME REF=REF`)
+    python -m tools.colab --repo OWNER/NAME --ref REF   # move: write the setting, then regenerate (`make colab
+                                                     # REPO=OWNER/NAME REF=REF`); not published until
+    python -m tools.colab --published yes            # the maintainer says so, once pushed (`make colab PUBLISHED=yes`)
     python -m tools.colab stack DIR                  # DIR/requirements.txt, no-deps.txt, constraints.txt for
                                                      # make colab-stack
 
@@ -95,7 +96,7 @@ class Location(NamedTuple):
     """Where the companion is published (colab/location.toml)."""
     repo: str          # GitHub owner/name
     ref: str           # the branch or tag that every badge opens and every setup cell clones
-    published: bool    # set by `make colab REPO=... REF=...`; until then the README says the badges do not open yet
+    published: bool    # `make colab PUBLISHED=yes` once pushed; until then the README says the badges do not open
 
 
 OWNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9_.-]{1,100}")
@@ -138,8 +139,8 @@ def unpublished_note(where):
     """A line for the README and colab/README.md while the companion is not published; else nothing."""
     return "" if where.published else (
         f"**Not published yet:** the Colab links point at github.com/{where.repo} ({where.ref}), where this companion "
-        "is not published, so they open \"notebook not found\"; the README's Colab section says how a maintainer "
-        "publishes it.")
+        "is not published, so they open \"notebook not found\"; docs/maintainers.md (Publishing) says how a "
+        "maintainer publishes it.")
 
 
 # The setup cell below the location line, the same in every chapter (tests/test_colab_setup.py executes it).
@@ -178,16 +179,23 @@ SETUP_BODY = r'''    started = time.monotonic()
     print(f"setup: ready in {time.monotonic() - started:.0f} s ({REPO} at {REF} in {HOME})")'''
 
 
+# The setup cell's one visible line where it is collapsed: Colab's form view shows a `#@title` and hides the code
+# (cellView: form), JupyterLab hides the source (jupyter.source_hidden), the runner's pages fold it (tools/report.py)
+TITLE = "#@title Setup (on Colab: fetch the companion, install what Colab lacks; elsewhere nothing)"
+COLLAPSED = {"cellView": "form", "jupyter": {"source_hidden": True}}
+
+
 def setup_cell(where=None):
     """Source of every chapter's setup cell: on Colab, say whether there is a GPU, clone the companion at the ref its
     badge opens and install what Colab lacks, each step checked; elsewhere nothing."""
     where = where or location()
     home = f"/content/{where.repo.split('/')[1]}"
     return (
-        "# Setup. On Colab: check for a GPU, fetch the companion at the version this notebook belongs to (for its\n"
-        "# utils/) and install what Colab lacks (colab/requirements*.txt: gensim, BERTopic, datamapplot, ...), about\n"
-        "# 30 s. Colab's own torch, transformers, numpy, ... stay, so nothing asks for a restart. Elsewhere this cell\n"
-        "# does nothing: `make setup` has installed everything.\n"
+        f"{TITLE}\n"
+        "# On Colab: check for a GPU, fetch the companion at the version this notebook belongs to (for its utils/)\n"
+        "# and install what Colab lacks (colab/requirements*.txt: gensim, BERTopic, datamapplot, ...), about 30 s.\n"
+        "# Colab's own torch, transformers, numpy, ... stay, so nothing asks for a restart. Elsewhere this cell does\n"
+        "# nothing: `make setup` has installed everything. A failing step stops Run all, naming the step and the fix.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
@@ -223,6 +231,7 @@ def apply(nb, path, where=None):
     for cell in nb.cells:
         if "setup" in cell.metadata.get("tags", []):
             cell.source = setup_cell(where)
+            cell.metadata.update(COLLAPSED)
     return nb
 
 
@@ -237,6 +246,33 @@ def colab_readme(notebooks, where):
             + "\n".join(f"- {title(nbformat.read(p, as_version=4))}: {badge(p, where)}" for p in notebooks) + "\n")
 
 
+def write_if_changed(path, text):
+    """Write `text` to `path` unless it holds exactly that already; True when the file changed."""
+    path = Path(path)
+    if path.exists() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    return True
+
+
+def next_steps(where, old, changed):
+    """What the maintainer does after `make colab`, from the setting as it is now and as it was (`old`)."""
+    moved = (where.repo, where.ref) != (old.repo, old.ref)
+    if not where.published:
+        then = ("Run `make record` (the recordings carry the badge and the setup cell) and commit." if moved
+                else "Commit what changed." if changed else "")
+        return (f"Next: push this repository to https://github.com/{where.repo}, make it public and push {where.ref}; "
+                "then `make colab PUBLISHED=yes` marks it published (the note under the README's table goes)."
+                + (f" {then}" if then else ""))
+    if moved:
+        return (f"Next: `make record` (the recordings carry the badge and the setup cell), commit, then push "
+                f"{where.ref} to https://github.com/{where.repo} (a tag keeps a saved notebook in step with the utils/ "
+                "it clones).")
+    if changed:
+        return f"Next: commit {', '.join(changed)}; the badges open github.com/{where.repo} at {where.ref}."
+    return f"Nothing else to do: the badges open github.com/{where.repo} at {where.ref}."
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["stack"]:
@@ -244,29 +280,43 @@ def main(argv=None):
         return 0
     parser = argparse.ArgumentParser(prog="python -m tools.colab", description="Regenerate every badge, setup cell, "
                                      "README's chapter table and colab/ from colab/location.toml.")
-    parser.add_argument("--repo", help="publish: the GitHub owner/name (marks the companion published)")
-    parser.add_argument("--ref", help="publish: the branch or tag that badges open and setup cells clone")
+    parser.add_argument("--repo", help="the GitHub owner/name that badges open and setup cells clone")
+    parser.add_argument("--ref", help="the branch or tag that badges open and setup cells clone")
+    parser.add_argument("--published", choices=("yes", "no"), help="whether the repository is public there now: "
+                        "only the maintainer says so (a new --repo or --ref without it is not published)")
     args = parser.parse_args(argv)
-    where = location()
-    if args.repo or args.ref:
-        try:
-            where = checked(args.repo or where.repo, args.ref or where.ref, where.published or bool(args.repo))
-        except ValueError as error:
-            parser.error(str(error))
+    old = location()
+    repo, ref = args.repo or old.repo, args.ref or old.ref
+    published = (args.published == "yes" if args.published
+                 else old.published and (repo, ref) == (old.repo, old.ref))
+    try:
+        where = checked(repo, ref, published)
+    except ValueError as error:
+        parser.error(str(error))
+    changed = []
+    if where != old:
         write_location(where)
+        changed.append("colab/location.toml")
     notebooks = sorted((ROOT / "chapters").glob("ch*.ipynb"))
     for path in notebooks:
-        nbformat.write(apply(nbformat.read(path, as_version=4), path, where), path)
+        nb = apply(nbformat.read(path, as_version=4), path, where)
+        if write_if_changed(path, nbformat.writes(nb) + "\n"):    # nbformat.write's own bytes: one final newline
+            changed.append(f"chapters/{path.name}")
     readme = (ROOT / "README.md").read_text()
     pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.S)
     table = f"{TABLE_START}\n{chapter_table(notebooks, where)}\n{TABLE_END}"
-    (ROOT / "README.md").write_text(pattern.sub(lambda _: table, readme))
     (ROOT / "colab").mkdir(exist_ok=True)
-    (ROOT / "colab" / "requirements.txt").write_text(colab_requirements())
-    (ROOT / "colab" / "requirements-no-deps.txt").write_text(colab_requirements_no_deps())
-    (ROOT / "colab" / "README.md").write_text(colab_readme(notebooks, where))
-    print(f"Updated {len(notebooks)} notebooks, README.md and colab/ for github.com/{where.repo} at {where.ref}"
-          + ("" if where.published else " (not published yet)"))
+    for name, text in (("README.md", pattern.sub(lambda _: table, readme)),
+                       ("colab/requirements.txt", colab_requirements()),
+                       ("colab/requirements-no-deps.txt", colab_requirements_no_deps()),
+                       ("colab/README.md", colab_readme(notebooks, where))):
+        if write_if_changed(ROOT / name, text):
+            changed.append(name)
+    state = "published" if where.published else "not published yet"
+    print(f"github.com/{where.repo} at {where.ref}, {state}: "
+          + (f"rewrote {', '.join(changed)}" if changed else "every generated file was up to date; nothing changed"))
+    print(next_steps(where, old, changed))
+    return 0
 
 
 if __name__ == "__main__":

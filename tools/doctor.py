@@ -1,7 +1,9 @@
 """Check this machine for the companion: what a bug report needs.
 
 First the versions a bug report starts with (Python; torch and its build: CPU, or the CUDA it was built for;
-transformers, sentence-transformers), then every package against the lock, the device and whether the book's largest
+transformers, sentence-transformers), then every package against the lock, the machine (OS and distribution, CPU
+architecture and the instruction set its float kernels use, AVX-512 or AVX2, which changes printed digits; the
+companion's commit; the GPU's name, driver and CUDA where there is one), the device and whether the book's largest
 model fits it (utils/memory.py), the offline catalogue and the Hub switches. A problem (FAIL) names its fix and makes
 the exit status 1; a warning (WARN) does not: the book's model not fitting this machine still leaves the offline
 profile, which needs no GPU.
@@ -13,12 +15,16 @@ import argparse
 import importlib.metadata as md
 import os
 import platform
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
 from utils import assets, memory, models
 from utils.devices import dtype_for, resolve_device
+from utils.paths import ROOT
 
 from . import pins
 
@@ -49,7 +55,7 @@ def _versions():
         try:
             rows.append((name, md.version(name), "ok", None))
         except md.PackageNotFoundError:
-            rows.append((name, "not installed", "FAIL", SETUP))
+            rows.append((name, f"{name} is not installed (the lock pins {pins.read().get(name, '?')})", "FAIL", SETUP))
     return rows
 
 
@@ -66,6 +72,82 @@ def _packages():
     matching = len(expected) - len(rows)
     return [("packages", f"{matching} of {len(expected)} in requirements.txt and requirements.lock match", "ok",
              None)] + rows
+
+
+def os_name(os_release="/etc/os-release"):
+    """The operating system and, on Linux, the distribution (os-release's PRETTY_NAME)."""
+    system = platform.system()
+    if system == "Darwin":
+        return f"macOS {platform.mac_ver()[0]} (Darwin {platform.release()})"
+    if system == "Windows":
+        return f"Windows {platform.release()} ({platform.version()})"
+    try:
+        fields = dict(line.split("=", 1) for line in Path(os_release).read_text().splitlines() if "=" in line)
+        distribution = fields.get("PRETTY_NAME", "").strip().strip('"')
+    except OSError:
+        distribution = ""
+    return f"{system} {platform.release()}" + (f", {distribution}" if distribution else "")
+
+
+def cpu_name(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model name where the system says it (Linux), else what platform knows."""
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "CPU model unknown"
+
+
+def instruction_set():
+    """The widest vector instructions torch's kernels use here (AVX512, AVX2, ... on x86; NEON/SVE on arm64), as
+    torch detects them; numpy, OpenBLAS, MKL and numba dispatch on the same flags."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    return {"AVX512": "AVX-512", "AVX2": "AVX2", "DEFAULT": "neither AVX-512 nor AVX2"}.get(capability, capability)
+
+
+def _command(*command):
+    """A command's output, or None where it is missing or fails (within 5 s)."""
+    if not shutil.which(command[0]):
+        return None
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def companion_commit(root=ROOT):
+    """The companion's commit (and whether files differ from it), or that it is not a git clone."""
+    if not (Path(root) / ".git").exists():
+        return "not a git clone (a download or a copy: say where it came from)"
+    commit = _command("git", "-C", str(root), "log", "-1", "--format=%h %cs")
+    if commit is None:
+        return "a git clone, but git could not read it (is git installed?)"
+    changed = _command("git", "-C", str(root), "status", "--porcelain", "--untracked-files=no")
+    return f"{commit}" + (", with local changes" if changed else "")
+
+
+def gpu():
+    """The GPU's name, its driver and the CUDA torch runs on, or that there is none."""
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        driver = _command("nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader")
+        driver = driver.splitlines()[0] if driver else "unknown (nvidia-smi not found)"
+        count = torch.cuda.device_count()
+        return (f"{name}" + (f" (and {count - 1} more)" if count > 1 else "")
+                + f", driver {driver}, CUDA {torch.version.cuda or torch.version.hip} (torch's)")
+    if torch.backends.mps.is_available():
+        return "Apple silicon GPU (MPS)"
+    return "none found by torch (the offline profile needs none)"
+
+
+def _machine():
+    return [("system", os_name(), "ok", None),
+            ("cpu", f"{platform.machine()}, {instruction_set()}, {os.cpu_count()} cores: {cpu_name()}", "ok", None),
+            ("companion", companion_commit(), "ok", None),
+            ("gpu", gpu(), "ok", None)]
 
 
 def _device(free=None):
@@ -96,7 +178,7 @@ def _catalogue():
             text, _, fix = str(err).partition(" Fix: ")
             rows.append(("asset", text.split(". ")[0], "FAIL", fix or assets.INSTALL_HINT))
             continue
-        state = f"{assets.PREFIX + key}: {asset.package}=={asset.version}, sha256 ok"
+        state = f"{assets.PREFIX + key}: {asset.pinned}, sha256 ok"
         if asset.format not in models.CONVERTED:
             rows.append(("asset", state, "ok", None))
         elif models.converted_folder(key).is_dir():
@@ -118,7 +200,7 @@ def _hub():
 def diagnose(free=None):
     """(label, text, status, fix) rows, status "ok", "WARN" or "FAIL"; fix says what to do where it is not ok.
     `free` (bytes) replaces the device's measured memory (tests)."""
-    return _versions() + _packages() + _device(free) + _catalogue() + _hub()
+    return _versions() + _packages() + _machine() + _device(free) + _catalogue() + _hub()
 
 
 def main(argv=None, free=None):

@@ -14,7 +14,8 @@ Stand-ins come from the offline catalogue (`replaces` and `also_replaces` in uti
 the catalogue has no stand-in for get a tiny model with a tiny tokenizer built from a config (`TINY`,
 tools/tiny_models.py): they load and run like the real ones, and what they print is meaningless. An id that is
 neither stays missing, so a wrong default id fails its chapter with an error that names it. Only `device` (cpu) and
-the parameters that scale the work (the offline profile's numbers) differ from the defaults. Nothing outside the
+the parameters that scale the work (the offline profile's numbers, capped further in `CAPS` where a real checkpoint
+is slow) differ from the defaults. Nothing outside the
 temporary folder is touched: the Hub, gensim-data, the datasets cache and the downloads all point into it, and the
 kernels cannot open a socket to anything but this machine."""
 import argparse
@@ -37,6 +38,10 @@ from .tiny_models import tiny_model
 COMMIT = "0" * 40                                          # refs/main of every stand-in repository
 TINY = {"google/flan-t5-small": "t5", "bert-base-cased": "bert", "facebook/galactica-1.3b": "opt",
         "cardiffnlp/twitter-roberta-base-sentiment-latest": "roberta-sentiment"}
+# sizes capped below the offline profile's where the book's own weights run (the report lists them): chapter 4 encodes
+# its reviews with the real all-mpnet-base-v2, about 24 texts/s on two quiet cores, ten times slower than the offline
+# profile's MiniLM; 200 training reviews and the 1,066 test reviews take under a minute instead of two
+CAPS = {"ch04_text_classification": {"n_train": 200}}
 KINDS = ("model", "tokenizer", "vectors", "dataset", "playlists", "songs")
 # AG News' four classes (chapter 2's [CLS] fine-tuning), each stood in for by one newsgroup of 20 Newsgroups
 AG_NEWS = {"World": "talk.politics.mideast", "Sports": "rec.sport.hockey", "Business": "misc.forsale",
@@ -214,11 +219,12 @@ def build(root, notebooks):
 
 
 def scaled_parameters(notebook):
-    """device cpu, plus the offline profile's values of the parameters that only scale the work (numbers)."""
+    """device cpu, plus the offline profile's values of the parameters that only scale the work (numbers), with
+    the rehearsal's own caps (`CAPS`) on top."""
     offline = yaml.safe_load((run.PROFILES / "offline" / f"{notebook.stem}.yaml").read_text())
     declared = run.declared(notebook)
     numeric = {name for name, p in declared.items() if "int" in p["type"] or "float" in p["type"]}
-    return {"device": "cpu", **{k: v for k, v in offline.items() if k in numeric}}
+    return {"device": "cpu", **{k: v for k, v in offline.items() if k in numeric}, **CAPS.get(notebook.stem, {})}
 
 
 def main(argv=None):
@@ -248,6 +254,11 @@ def rehearsal_report(rows, stood):
     lines = ["# Book-profile rehearsal (default parameters, stand-ins, no network)", "",
              "| book id | kind | stood in by |", "|---|---|---|"]
     lines += [f"| {book_id} | {kind} | {stand_in} |" for book_id, kind, stand_in in stood]
+    capped = [f"{r['chapter']}: " + ", ".join(f"{k} = {v}" for k, v in CAPS[r["chapter"]].items())
+              for r in rows if r["chapter"] in CAPS]
+    if capped:
+        lines += ["", "Capped below the offline profile's sizes, where the book's own weights are slow: " +
+                  "; ".join(capped) + " (tools/rehearse.py, CAPS)."]
     lines += ["", report.markdown(rows, "book, rehearsed", results=False, numerics=numerics.summary("native"))]
     for r in rows:
         recording = run.RECORDINGS / f"{r['chapter']}.ipynb"

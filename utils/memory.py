@@ -104,16 +104,83 @@ def cpu_has_bfloat16():
     return bool(check and check())
 
 
-def fixes(device, dtype, bfloat16_ok):
-    """The ways out, as the reader can apply them."""
-    out = []
-    if str(device) == "cpu":
-        out.append("a GPU (on Colab: Runtime > Change runtime type > T4 GPU, then run again with device='auto')")
-        if dtype == torch.float32 and bfloat16_ok:
-            out.append("dtype='bfloat16', which halves the weights (this CPU computes in it natively)")
+# single GPUs a reader can rent or use, by memory (GB) as a model sees it: what a fix may suggest
+GPUS = (("Colab's free T4", 15.0), ("an L4", 22.5), ("an A100", 40.0), ("an A100 or H100", 80.0), ("an H200", 141.0))
+# model families with more than one size: an id's pattern (prefix, size, rest) and each size's parameters, so that a
+# model too large for every GPU above can be swapped for its smaller sibling; the sizes are the published counts
+FAMILIES = (
+    (r"(meta-llama/Llama-2-)(7|13|70)(b(?:-chat)?-hf)", {"7": 6.74e9, "13": 13.0e9, "70": 69.0e9}),
+    (r"(meta-llama/(?:Meta-)?Llama-3(?:\.1)?-)(8|70|405)(B(?:-Instruct)?)", {"8": 8.03e9, "70": 70.6e9,
+                                                                            "405": 405.9e9}),
+    (r"(Qwen/Qwen2\.5-)(0\.5|1\.5|3|7|14|32|72)(B(?:-Instruct)?)", {"0.5": 0.49e9, "1.5": 1.54e9, "3": 3.09e9,
+                                                                  "7": 7.62e9, "14": 14.8e9, "32": 32.8e9,
+                                                                  "72": 72.7e9}),
+    (r"(HuggingFaceTB/SmolLM2-)(135M|360M|1\.7B)(-Instruct|)", {"135M": 0.135e9, "360M": 0.362e9, "1.7B": 1.71e9}),
+)
+
+
+def needed(parameters, per_number):
+    """Bytes a model of `parameters` needs at `per_number` bytes per parameter, with the margin."""
+    return parameters * per_number * MARGIN[0] + MARGIN[1]
+
+
+def smaller_sibling(model_id, fits):
+    """(id, parameters) of the largest smaller model of `model_id`'s family for which `fits(parameters)` holds (or the
+    smallest one when none does), or None when the id is in no family of FAMILIES or is its smallest."""
+    import re
+    for pattern, sizes in FAMILIES:
+        found = re.fullmatch(pattern, model_id or "")
+        if not found:
+            continue
+        prefix, size, rest = found.groups()
+        smaller = sorted((n, s) for s, n in sizes.items() if n < sizes[size])
+        if not smaller:
+            return None
+        n, s = ([(n, s) for n, s in smaller if fits(n)] or smaller[:1])[-1]
+        return f"{prefix}{s}{rest}", n
+    return None
+
+
+def fixes(device, dtype, bfloat16_ok, counts=None, have=None):
+    """The ways out that would hold the models ({id: parameters} `counts`, held together) with `have` bytes free, as
+    the reader can apply them: a dtype or a GPU whose memory is enough, else the statement that no single GPU of
+    GPUS holds them; a smaller sibling (FAMILIES) of the largest model; the offline profile. Without `counts` and
+    `have` every general way is listed."""
+    out, known = [], bool(counts) and have is not None
+    per_number = torch.finfo(dtype).bits // 8
+    total = sum(counts.values()) if known else None
+    half = needed(total, 2) if known else None
+    gpu = str(device) != "cpu"
+    if dtype == torch.float32 and (gpu or bfloat16_ok) and (not known or half <= have):
+        out.append("dtype='bfloat16'" + (" (or 'float16' on a T4)" if gpu else "") + ", which halves the weights"
+                   + (f" to {half / 1e9:.1f} GB with the margin" if known else "")
+                   + ("" if gpu else " (this CPU computes in it natively)"))
+    gpus = [(name, size) for name, size in GPUS if not known or half <= size * 1e9]
+    if gpus:
+        name, size = gpus[0]
+        where = ("on Colab: Runtime > Change runtime type > T4 GPU, then run again with device='auto'"
+                 if name.endswith("T4") else "on Colab's paid tiers or a cloud machine")
+        need = f" for its {half / 1e9:.1f} GB at 16 bits" if known else ""
+        out.append(f"{'a larger GPU' if gpu else 'a GPU'} with {size:g} GB or more{need}: {name} ({where})")
+        if gpu:
+            out.append("free the GPU (restart the kernel) if other notebooks hold its memory")
     else:
-        out.append("free the GPU (restart the kernel) or choose a larger one")
-    out += ["a smaller model in the parameters cell", OFFLINE_PROFILE]
+        out.append(f"no single GPU of these sizes holds it ({half / 1e9:.1f} GB at 16 bits with the margin): "
+                   + ", ".join(f"{name.split()[-1]} {size:g} GB" for name, size in GPUS))
+    sibling = None
+    for model_id in sorted(counts, key=counts.get, reverse=True) if known else ():
+        rest = total - counts[model_id]
+        sibling = smaller_sibling(model_id, lambda n: needed(rest + n, per_number) <= have)
+        if sibling:
+            break
+    if sibling:
+        need = needed(total - counts[model_id] + sibling[1], per_number)
+        out.append(f"a smaller model of the same family in the parameters cell: {sibling[0]} instead of {model_id} "
+                   f"({sibling[1] / 1e9:.2f}B parameters, {need / 1e9:.1f} GB with the margin: "
+                   + ("fits here)" if need <= have else f"more than the {have / 1e9:.1f} GB here too)"))
+    else:
+        out.append("a smaller model in the parameters cell")
+    out.append(OFFLINE_PROFILE)
     return out
 
 
@@ -126,13 +193,13 @@ def check_memory(model_ids, device, dtype, free=None, counts=None, verbose=True)
     counts = counts if counts is not None else {m: parameters(m) for m in model_ids}
     per_number = torch.finfo(dtype).bits // 8
     weights = sum(counts[m] for m in model_ids) * per_number
-    need = weights * MARGIN[0] + MARGIN[1]
+    need = needed(sum(counts[m] for m in model_ids), per_number)
     have, where = (free, f"{device} with {free / 1e9:.1f} GB free") if free is not None else available(device)
     sizes = ", ".join(f"{m} {counts[m] / 1e9:.2f}B" for m in model_ids)
     what = (f"{sizes} parameters x {per_number} bytes ({str(dtype).removeprefix('torch.')}) = {weights / 1e9:.1f} GB, "
             f"with the margin for activations and buffers {need / 1e9:.1f} GB")
     if need > have:
-        ways = fixes(device, dtype, cpu_has_bfloat16())
+        ways = fixes(device, dtype, cpu_has_bfloat16(), {m: counts[m] for m in model_ids}, have)
         raise NotEnoughMemory(f"Not enough memory: {what}; {where}. Nothing has been downloaded. Fixes: "
                               + "; ".join(f"({i}) {way}" for i, way in enumerate(ways, 1)) + ".")
     if verbose and hub:

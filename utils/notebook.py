@@ -7,6 +7,7 @@ from pathlib import Path
 from .paths import CHAPTERS, ROOT
 
 MIME = "application/vnd.hollm.results+json"     # the runner's report reads record()'s results under this mimetype
+BOOK_MIME = "application/vnd.hollm.book+json"   # ... and versus_book()'s pairs under this one
 
 
 def record(**results):
@@ -14,6 +15,34 @@ def record(**results):
     from IPython.display import display
     text = "\n".join(f"{key}: {value}" for key, value in results.items())
     display({"text/plain": text, MIME: json.loads(json.dumps(results, default=str))}, raw=True)
+
+
+def book_verdict(book, ours, rel=0.05):
+    """"exact" when this run's value is the book's, "close" when both are numbers within `rel` (relative) of each
+    other, else "differs"."""
+    if book == ours:
+        return "exact"
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (book, ours))
+    return "close" if numbers and abs(ours - book) <= rel * abs(book) else "differs"
+
+
+def versus_book(model, rel=0.05, **pairs):
+    """Show values the book prints beside this run's, each as exact / close (numbers within `rel`) / differs, with
+    the model that produced this run's (a Hub id or an offline stand-in), and tag them for the runner's pages:
+    versus_book(generation_model, parameters=(3_821_079_552, n_parameters)). Each pair is (the book's, this run's)."""
+    from IPython.display import display
+    if not pairs:
+        raise ValueError("versus_book() needs at least one name=(the book's value, this run's value)")
+    rows = []
+    for what, pair in pairs.items():
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise ValueError(f"versus_book({what}=...) takes a pair (the book's value, this run's value), not {pair!r}")
+        book, ours = json.loads(json.dumps(list(pair), default=str))
+        rows.append({"what": what, "book": book, "ours": ours, "verdict": book_verdict(book, ours, rel),
+                     "model": str(model)})
+    text = "\n".join(f"the book vs this run ({r['model']}): {r['what']}: {r['book']} / {r['ours']}: {r['verdict']}"
+                     for r in rows)
+    display({"text/plain": text, BOOK_MIME: rows}, raw=True)
 
 
 def headless():

@@ -29,6 +29,8 @@ COLAB_STEPS = (f"On Colab: click the key icon (Secrets) in the left sidebar, add
                f"key as its value, switch on its 'Notebook access', then run this cell again")
 # OpenAI's list prices, US dollars per million input and output tokens (the estimate names the model it prices)
 PRICES = {"gpt-3.5-turbo-0125": (0.50, 1.50)}
+# names that OpenAI points at a dated model (the book's chapter 5 asks for "gpt-3.5-turbo"), priced as that model
+ALIASES = {"gpt-3.5-turbo": "gpt-3.5-turbo-0125"}
 RETRIED = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)   # timeouts included
 
 
@@ -101,8 +103,10 @@ def estimate(prompts, model, output_tokens=1, already=0):
     costs at the model's list price (PRICES), and how many of the requests (`already`) were paid for before."""
     tokens_in = math.ceil(sum(len(prompt) for prompt in prompts) / 4)
     tokens_out = output_tokens * len(prompts)
-    price = PRICES.get(model)
-    cost = (f"about ${(tokens_in * price[0] + tokens_out * price[1]) / 1e6:.3f} at {model}'s list price "
+    priced = ALIASES.get(model, model)
+    price = PRICES.get(priced)
+    named = model if priced == model else f"{priced} ({model} points to it)"
+    cost = (f"about ${(tokens_in * price[0] + tokens_out * price[1]) / 1e6:.3f} at {named}'s list price "
             f"(${price[0]:.2f} / ${price[1]:.2f} per million input / output tokens)" if price else
             f"no list price is known here for {model}: see OpenAI's pricing page")
     return (f"{len(prompts):,} requests, about {tokens_in:,} input and {tokens_out:,} output tokens (4 characters a "

@@ -7,7 +7,8 @@ BERTopic's figures itself, from the topic model's own numbers."""
 def label_points(ax, points, fontsize=9):
     """Write each word of `points` ({word: (x, y)}) at its point, then let adjustText move the labels apart until
     they cover no other label and no marker drawn on `ax` so far (draw the points first), inside the axes; a label
-    moved more than a few pixels gets a thin grey line back to its point. Returns the labels (matplotlib Texts)."""
+    moved more than a few pixels gets a thin grey line back to its point. Returns the labels (matplotlib Text
+    objects)."""
     from adjustText import adjust_text, get_bboxes_pathcollection
     from matplotlib.collections import PathCollection
 

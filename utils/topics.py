@@ -1,7 +1,8 @@
 """Topic labels written by language models, for BERTopic.
 
-Flan-T5 under transformers 5, answers computed once, a small model's answer tidied into a label (or rejected), labels
-told apart for a map, and the one line that says a section is skipped for want of topics."""
+Flan-T5 under transformers 5, answers computed once, a small model's answer tidied into a label (or rejected, with the
+reason), each topic's largest true label beside it, labels told apart for a map, and the one line that says a section
+is skipped for want of topics."""
 import json
 import re
 
@@ -57,23 +58,29 @@ def with_cached_answers(representation, model, tokenizer):
 
 
 def tidy_label(answer, prompt="", cut=False, max_items=3, max_words=6):
-    """A small model's answer as a topic label, or "" when it is unusable. The label: the answer's first line that
-    has any text, without surrounding quotes, asterisks or trailing punctuation; the text inside the quotes when the
-    answer starts with a quoted label; a comma-separated list without repeated items, cut to its first `max_items`
-    ("Space, Space, Space," -> "Space"); at most `max_words` words. `cut`: the answer stopped at the token limit, so
-    its last words are unfinished: a list loses its last item ("Game, Team, Play, H" -> "Game, Team, Play"), any
-    other answer is unusable, unless a closing quote ended the label. Unusable too: an echo of `prompt` (the
-    label's first words, up to four, stand in the prompt in that order: "The topic is described by the")."""
+    """A small model's answer as a topic label, or "" when it is unusable (`label_from_answer` also says why). The
+    label: the answer's first line that has any text, without surrounding quotes, asterisks or trailing punctuation;
+    the text inside the quotes when the answer starts with a quoted label; a comma-separated list without repeated
+    items, cut to its first `max_items` ("Space, Space, Space," -> "Space"); at most `max_words` words. `cut`: the
+    answer stopped at the token limit, so its last words are unfinished: a list loses its last item ("Game, Team,
+    Play, H" -> "Game, Team, Play"), any other answer is unusable, unless a closing quote ended the label. Unusable
+    too: an echo of `prompt` (the label's first words, up to four, stand in the prompt in that order: "The topic is
+    described by the")."""
+    return _tidy(answer, prompt, cut, max_items, max_words)[0]
+
+
+def _tidy(answer, prompt, cut, max_items, max_words):
+    """`tidy_label`'s label and, when it is "", the reason."""
     lines = [line.strip() for line in answer.splitlines() if line.strip(' "*')]
     if not lines:
-        return ""
+        return "", "empty answer"
     line = lines[0].lstrip(' *')
     if line.startswith('"') and '"' in line[1:]:
         line, cut = line[1:line.index('"', 1)], False
     items = line.split(",")
     if cut:
         if len(items) < 2:
-            return ""
+            return "", "cut off at the token limit"
         items = items[:-1]
     kept, seen = [], set()
     for item in (item.strip(' "*.,:;-') for item in items):
@@ -81,10 +88,50 @@ def tidy_label(answer, prompt="", cut=False, max_items=3, max_words=6):
             seen.add(item.lower())
             kept.append(item)
     label = " ".join(", ".join(kept[:max_items]).split()[:max_words]).rstrip(' .,:;-')
+    if not label:
+        return "", "empty answer"
     words = re.findall(r"[a-z0-9]+", label.lower())
     if len(words) >= 2 and f" {' '.join(words[:4])} " in f" {' '.join(re.findall(r'[a-z0-9]+', prompt.lower()))} ":
-        return ""
-    return label
+        return "", "echoes the prompt"
+    return label, ""
+
+
+# words that talk about the request rather than the documents: a label made of these (and filler) names no subject
+PROMPT_WORDS = {"topic", "topics", "keyword", "keywords", "document", "documents", "label", "labels", "described",
+                "describe", "following", "based", "short", "about", "subject", "theme"}
+FILLER = {"a", "an", "the", "of", "and", "or", "is", "are", "this", "that", "these", "in", "on", "for", "to", "with",
+          "by", "it", "its", "what", "as"}
+
+
+def label_from_answer(answer, keywords, prompt="", cut=False, max_items=3, max_words=6):
+    """(label, why): `tidy_label`'s label of a small model's answer, or "" and the reason it is not counted as an
+    answer. Besides tidy_label's reasons (empty, cut off, echoes the prompt), two more: the label only restates the
+    topic's `keywords` (every word of two letters or more in it is one of them, "Game, Team, Play" for the keywords
+    game, team, play, ...: nothing a reader could not read off the keywords), or it only talks about the request
+    (all its words other than filler are words such as "topic", "keywords", "documents": "The topic of the topic").
+    A label that names its subject in other words than the keywords passes ("Cryptography Faq"); one that the word
+    cap shortened ends in "…"."""
+    label, why = _tidy(answer, prompt, cut, max_items, max_words)
+    if not label:
+        return "", why
+    if len(_tidy(answer, prompt, cut, max_items, 10 ** 6)[0].split()) > len(label.split()):
+        label += "…"                       # the word cap shortened it: marked, so no one takes it for the answer whole
+    words = [w for w in re.findall(r"[a-z0-9]+", label.lower()) if len(w) >= 2]
+    keyword_words = {w for keyword in keywords for w in re.findall(r"[a-z0-9]+", str(keyword).lower())}
+    if words and all(w in keyword_words for w in words):
+        return "", "restates the keywords"
+    content = [w for w in words if w not in FILLER]
+    if not content or all(w in PROMPT_WORDS for w in content):
+        return "", "talks about the topic, not its subject"
+    return label, ""
+
+
+def majority_share(topics, truth):
+    """{topic: (its most common true label, that label's share of the topic's documents)} for each topic in
+    `topics` (one per document), the outliers' topic -1 included; `truth` gives each document's true label."""
+    import pandas as pd
+    table = pd.crosstab(pd.Series(np.asarray(topics), name="topic"), pd.Series(np.asarray(truth), name="truth"))
+    return {int(t): (str(row.idxmax()), float(row.max() / row.sum())) for t, row in table.iterrows()}
 
 
 def enough_topics(n_topics, needed, what, kind="topic"):
