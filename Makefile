@@ -31,10 +31,11 @@ CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_in
 UV_PIN := $(shell grep -m1 '^uv==' requirements.txt)
 TORCH_PIN := $(shell grep -m1 '^torch==' requirements.txt)
 TORCH_BUILD ?= $(shell [ "$$(uname -s)" != Linux ] || nvidia-smi -L >/dev/null 2>&1 && echo pypi || echo cpu)
-# PyTorch's CPU index, where it can be reached (probed once, 3 s at most): otherwise pip retries it for every package
-# torch brings and then takes what PyPI and pip's own configuration offer
+# PyTorch's CPU index, where it can be reached (probed when the recipe runs, 3 s at most: never when make only parses
+# the Makefile or prints a plan, `make -n`): otherwise pip retries it for every package torch brings and then takes
+# what PyPI and pip's own configuration offer
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
-TORCH_INDEX_cpu = $(shell $(PYTHON) -c "import socket; socket.create_connection(('download.pytorch.org', 443), 3)" \
+TORCH_INDEX_cpu = $$($(PYTHON) -c "import socket; socket.create_connection(('download.pytorch.org', 443), 3)" \
   2>/dev/null && echo --extra-index-url $(TORCH_CPU_INDEX))
 UV := $(BIN)/uv pip install --python $(BIN)/python --quiet
 
@@ -99,7 +100,7 @@ book-rows: setup  ## chapter 4's book rows with the book's own embedder at the b
 	$(OFFLINE) $(BIN)/python -m tools.book_rows
 
 record: setup     ## re-record tests/recordings/ by executing the chapters (pinned numerics; never edit by hand)
-	$(OFFLINE) $(BIN)/python -m tools.run --record --out build
+	$(OFFLINE) $(BIN)/python -m tools.run --record --out build/recording   # its report: the reader's build/ stays
 
 doctor: $(VENV)/.installed   ## what a bug report needs: versions, the lock, device and memory, the catalogue, the Hub
 	$(BIN)/python -m tools.doctor
@@ -119,23 +120,24 @@ colab: $(VENV)/.installed   ## regenerate badges, setup cells, colab/, README's 
 # are its own: the cache keys carry the library versions (utils/cache.py). It is rebuilt when Colab's freeze, the pins
 # or the setup cell's requirement files change (not when the setup cell's wording does).
 COLAB_VENV := .venv-colab
+COLAB_BIN := $(COLAB_VENV)/$(if $(filter Windows_NT,$(OS)),Scripts,bin)
 $(COLAB_VENV)/.installed: $(VENV)/.installed colab/colab-gpu-pip-freeze.txt requirements.txt colab/requirements.txt   colab/requirements-no-deps.txt
 	$(CHECK_PYTHON)
 	$(PYTHON) -m venv $(COLAB_VENV)
 	$(BIN)/python -m tools.colab stack build/colab-stack
-	$(COLAB_VENV)/bin/pip install --quiet $(TORCH_PIN) $(TORCH_INDEX_$(TORCH_BUILD)) 2>&1 | $(QUIET_PIP)
-	$(BIN)/uv pip install --python $(COLAB_VENV)/bin/python --quiet -r build/colab-stack/requirements.txt \
+	$(COLAB_BIN)/pip install --quiet $(TORCH_PIN) $(TORCH_INDEX_$(TORCH_BUILD)) 2>&1 | $(QUIET_PIP)
+	$(BIN)/uv pip install --python $(COLAB_BIN)/python --quiet -r build/colab-stack/requirements.txt \
 	  -c build/colab-stack/constraints.txt
-	$(BIN)/uv pip install --python $(COLAB_VENV)/bin/python --quiet --no-deps -r build/colab-stack/no-deps.txt
-	$(BIN)/uv pip install --python $(COLAB_VENV)/bin/python --quiet --no-deps -e .
+	$(BIN)/uv pip install --python $(COLAB_BIN)/python --quiet --no-deps -r build/colab-stack/no-deps.txt
+	$(BIN)/uv pip install --python $(COLAB_BIN)/python --quiet --no-deps -e .
 	touch $@
 
 .cache/assets-colab.stamp: $(COLAB_VENV)/.installed requirements-offline.txt utils/assets.py utils/models.py tools/install.py tools/convert.py
-	$(COLAB_VENV)/bin/python -m tools.install 2>&1 | $(QUIET_PIP)
+	$(COLAB_BIN)/python -m tools.install 2>&1 | $(QUIET_PIP)
 	touch $@
 
 colab-stack: .cache/assets-colab.stamp   ## every chapter, offline, on Colab's library versions (into build/colab-stack/)
-	$(OFFLINE) $(COLAB_VENV)/bin/python -m tools.run --profile offline --out build/colab-stack
+	$(OFFLINE) $(COLAB_BIN)/python -m tools.run --profile offline --out build/colab-stack
 
 clean:            ## build/ only: what the environments and caches hold takes minutes to make again
 	rm -rf build

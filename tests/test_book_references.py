@@ -110,7 +110,7 @@ def glove():
 def test_glove_gives_the_books_neighbours_of_king_to_the_printed_digits(glove):
     ours = glove.most_similar([glove["king"]], topn=11)
     assert [w for w, _ in ours] == [w for w, _ in BOOK_KING]
-    assert all(abs(s - book) <= 1.5e-7 for (_, s), (_, book) in zip(ours, BOOK_KING))
+    assert all(abs(s - book) <= 1.5e-7 for (_, s), (_, book) in zip(ours, BOOK_KING, strict=True))
 
 
 def test_the_chapters_glove_cell_stops_on_vectors_that_differ(glove):

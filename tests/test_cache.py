@@ -130,3 +130,34 @@ def test_json_values_are_stored_one_file_each_as_soon_as_computed(tmp_path):
     assert cache.stored(["request", 2], "replies", folder=tmp_path) is None
     cache.json_file(["request", 1], "replies", folder=tmp_path).write_text("[1, 2]")   # not a record: ask again
     assert cache.cached_json(["request", 1], compute("new"), "replies", folder=tmp_path)["value"] == {"reply": "new"}
+
+
+def test_a_changed_compute_function_or_helper_is_computed_again_not_loaded(tmp_path, monkeypatch):
+    """The key covers the code that computes: the lambda, the chapter's own function it calls and a helper module's
+    function that one calls. Moving code down a line changes nothing; changing a constant recomputes."""
+    model = torch.nn.Linear(2, 2)
+    helper = tmp_path / "helper_for_cache_test.py"
+    helper.write_text("def scale(rows):\n    return rows * 2.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+    module = importlib.import_module("helper_for_cache_test")
+    cell = ("import numpy as np\ndef rows(texts):\n    return helper_for_cache_test.scale(np.ones((len(texts), 2)))\n"
+            "compute = lambda texts: rows(texts)\n")
+
+    def chapter(source):                       # a chapter's cell as a kernel runs it: its own globals, a lambda
+        space = {"helper_for_cache_test": module}
+        exec(compile(source, "/tmp/ipykernel_1/1.py", "exec"), space)
+        return space["compute"]
+
+    def run(compute):
+        return cache.cached(model, ["a", "b"], compute, folder=tmp_path / "results", verbose=False)
+    assert run(chapter(cell))[0, 0] == 2.0
+    assert len(list((tmp_path / "results").glob("*.npy"))) == 1
+    assert run(chapter("\n\n# moved down, same code\n" + cell))[0, 0] == 2.0     # loaded: no second file
+    assert len(list((tmp_path / "results").glob("*.npy"))) == 1
+    assert run(chapter(cell.replace("np.ones", "3 * np.ones")))[0, 0] == 6.0     # the chapter's function changed
+    helper.write_text("def scale(rows):\n    return rows * 5.0\n")
+    importlib.reload(module)
+    assert run(chapter(cell))[0, 0] == 5.0                                       # the helper changed
+    assert len(list((tmp_path / "results").glob("*.npy"))) == 3
+    assert cache.code_key(np.ones) == cache.code_key(np.zeros)                   # installed code: by version only

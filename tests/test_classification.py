@@ -53,7 +53,7 @@ def test_batched_generate_gives_each_prompt_its_own_answer(tiny, kind):
     alone = generate_batched(model, tokenizer, prompts, max_new_tokens=4, batch_size=1)
     assert batched == alone and len(batched) == 3 and all(isinstance(a, str) for a in batched)
     # and each is what the plain call gives for that prompt on its own: the new tokens only, special tokens dropped
-    for prompt, answer in zip(prompts, batched):
+    for prompt, answer in zip(prompts, batched, strict=True):
         ids = tokenizer(prompt, return_tensors="pt")
         out = model.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)[0]
         new = out if model.config.is_encoder_decoder else out[ids["input_ids"].shape[1]:]
@@ -82,7 +82,7 @@ def test_label_word_scores_match_one_unpadded_forward_pass_each(smollm):
                "Review: the worst film of the year, and the longest, with nothing to say at all. The review is"]
     scores = label_word_scores(prompts, ["negative", "positive"])
     ids = continuation_ids(tokenizer, prompts[0], ["negative", "positive"])
-    for prompt, row in zip(prompts, scores):
+    for prompt, row in zip(prompts, scores, strict=True):
         with torch.no_grad():
             logits = model(**tokenizer(prompt, return_tensors="pt")).logits[0, -1]
         np.testing.assert_allclose(row, torch.log_softmax(logits, -1)[ids].numpy(), atol=1e-4)
@@ -101,19 +101,33 @@ def test_label_words_that_start_alike_are_refused(smollm):
         function("ch04", "continuation_ids")(smollm[1], "The review is", ["positive review", "positive"])
 
 
-def test_weighted_f1_and_its_bootstrap_agree_with_sklearn():
+def test_weighted_f1_on_a_case_worked_by_hand_and_against_sklearn():
+    # truth 0 0 1 1, predicted 0 1 1 1: label 0 has F1 2/3 (tp 1, fn 1), label 1 has 4/5 (tp 2, fp 1), each with
+    # support 2, so the weighted F1 is (2/3 + 4/5) / 2 = 11/15
+    assert weighted_f1([0, 0, 1, 1], [0, 1, 1, 1]) == pytest.approx(11 / 15)
+    assert weighted_f1([0, 0, 1, 1], [1, 1, 1, 1]) == pytest.approx(1 / 3)          # label 0 never predicted: F1 0
+    np.testing.assert_allclose(weighted_f1([0, 0, 1, 1], [[0, 1, 1, 1], [0, 0, 1, 1]]), [11 / 15, 1.0])
     rng = np.random.default_rng(0)
     y_true, y_pred = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
-    y_pred[:150] = y_true[:150]
     assert weighted_f1(y_true, y_pred) == pytest.approx(f1_score(y_true, y_pred, average="weighted"))
-    assert weighted_f1(y_true, np.ones(300, int)) == pytest.approx(
-        f1_score(y_true, np.ones(300, int), average="weighted", zero_division=0))
-    draws = bootstrap_f1(y_true, [y_pred, y_true], n_resamples=200, seed=1)
-    rows = np.random.default_rng(1).integers(0, 300, size=(200, 300))[7]
-    assert draws[7, 0] == pytest.approx(f1_score(y_true[rows], y_pred[rows], average="weighted"))
-    assert (draws[:, 1] == 1).all()
+
+
+def test_bootstrap_draws_are_paired_seeded_and_shrink_with_more_rows():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, 1200)
+    y_pred = np.where(rng.random(1200) < 0.75, y_true, 1 - y_true)       # right three times in four
+    draws = bootstrap_f1(y_true, [y_pred, y_true, y_pred], n_resamples=400, seed=1)
+    assert draws.shape == (400, 3) and (draws[:, 1] == 1).all()
+    np.testing.assert_array_equal(draws[:, 0], draws[:, 2])             # paired: the same rows for each prediction
+    np.testing.assert_array_equal(draws, bootstrap_f1(y_true, [y_pred, y_true, y_pred], n_resamples=400, seed=1))
+    assert not np.array_equal(draws[:, 0], bootstrap_f1(y_true, [y_pred], n_resamples=400, seed=2)[:, 0])
+    estimate = f1_score(y_true, y_pred, average="weighted")
     low, high = np.percentile(draws[:, 0], [2.5, 97.5])
-    assert low < f1_score(y_true, y_pred, average="weighted") < high
+    assert low < estimate < high and abs(draws[:, 0].mean() - estimate) < 0.01
+    # a proportion's standard error is sqrt(p(1-p)/n): about 0.0125 for 1,200 rows, twice that for a quarter of them
+    assert 0.008 < draws[:, 0].std() < 0.018
+    quarter = bootstrap_f1(y_true[:300], [y_pred[:300]], n_resamples=400, seed=1)[:, 0]
+    assert 1.5 < quarter.std() / draws[:, 0].std() < 2.7
 
 
 

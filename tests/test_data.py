@@ -30,7 +30,8 @@ def test_label_one_means_a_fresh_review(reviews):
     import pandas as pd
     raw = pd.read_csv(assets.path("offline:rotten-tomatoes-snippets")).drop_duplicates("text").set_index("text")
     sample = reviews["test"].select(range(50))
-    assert all((raw.loc[t, "category"] == "fresh") == bool(y) for t, y in zip(sample["text"], sample["label"]))
+    assert all((raw.loc[t, "category"] == "fresh") == bool(y)
+               for t, y in zip(sample["text"], sample["label"], strict=True))
 
 
 def test_the_sample_is_deterministic(reviews):

@@ -2,6 +2,9 @@
 that is wrong fails with the fix named, and a book model too large for the machine is a warning. Memory figures are
 injected: no test depends on this machine's RAM."""
 import importlib.metadata as md
+import re
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +13,7 @@ import torch
 from tools import doctor, pins
 from utils import assets, models
 from utils.devices import resolve_device
+from utils.paths import ROOT
 
 ENOUGH = 64e9          # bytes free: the book's model fits
 
@@ -32,10 +36,25 @@ def test_the_installed_environment_matches_the_lock_and_the_first_lines_name_the
     assert versions["transformers"] == pins.read()["transformers"]
     assert versions["sentence-transformers"] == pins.read()["sentence-transformers"]
     matching, _, total = versions["packages"].split()[:3]
-    assert matching == total and int(total) == len({**pins.locked(), **pins.read()})
+    assert matching == total and int(total) == installed_from_the_pins()
     assert f"device                {resolve_device('auto', verbose=False)} (what device='auto' picks)" in out
     assert sum(line.startswith("ok    asset") for line in out.splitlines()) == len(assets.CATALOGUE)
     assert "FAIL" not in out and "WARN" not in out and out.endswith("All good.\n")
+
+
+def installed_from_the_pins():
+    """How many packages the environment holds that `make setup` installed from requirements.txt and the lock, counted
+    from what is installed, not from the pin files: every distribution, less pip (the venv's own), the companion
+    itself (editable), the offline asset wheels (requirements-offline.txt) and what torch needs beyond the lock
+    (.venv/torch-needs.txt, the CUDA build's libraries)."""
+    def name(text):
+        return re.sub(r"[-_.]+", "-", text).lower()
+    installed = {name(d.metadata["Name"]) for d in md.distributions()}
+    extras = {"pip", "hands-on-llm-companion"}
+    for file in (ROOT / "requirements-offline.txt", Path(sys.prefix) / "torch-needs.txt"):
+        if file.exists():
+            extras |= {name(m) for m in re.findall(r"^([A-Za-z0-9][\w.-]*)", file.read_text(), re.M)}
+    return len(installed - extras)
 
 
 def fake_versions(monkeypatch, name, version):

@@ -39,7 +39,7 @@ def distance(box, xy):
 
 def scatter(points):
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    ax.scatter(*zip(*points.values()))
+    ax.scatter(*zip(*points.values(), strict=True))
     return fig, ax
 
 
@@ -47,7 +47,7 @@ def test_labels_of_crowded_points_do_not_overlap():
     fig, ax = plt.subplots(figsize=(4, 3))
     points = {"mango": (0.0, 0.0), "banana": (0.02, 0.01), "apple": (0.01, -0.02), "kitten": (0.03, 0.0),
               "far": (1.0, 1.0)}
-    ax.scatter(*zip(*points.values()))
+    ax.scatter(*zip(*points.values(), strict=True))
     label_points(ax, points)
     placed = boxes(ax)
     assert [t.get_text() for t in ax.texts] == list(points)
@@ -58,7 +58,7 @@ def test_labels_of_crowded_points_do_not_overlap():
 def test_labels_cover_no_marker_and_lead_back_to_their_point():
     fig, ax = scatter(CROWDED)
     texts = label_points(ax, CROWDED)
-    placed = dict(zip([t.get_text() for t in texts], boxes(ax)))
+    placed = dict(zip([t.get_text() for t in texts], boxes(ax), strict=True))
     dots = markers(ax, CROWDED)
     assert list(placed) == list(CROWDED)
     assert [(word, other) for word, box in placed.items() for other, dot in dots.items() if box.overlaps(dot)] == []
@@ -102,7 +102,7 @@ def test_without_placement_labels_would_cover_other_markers():   # the baseline 
     for word, xy in CROWDED.items():
         ax.annotate(word, xy, xytext=(5, 4), textcoords="offset points", fontsize=9)
     dots = markers(ax, CROWDED)
-    covered = [(t.get_text(), other) for t, box in zip(ax.texts, boxes(ax)) for other, dot in dots.items()
+    covered = [(t.get_text(), other) for t, box in zip(ax.texts, boxes(ax), strict=True) for other, dot in dots.items()
                if other != t.get_text() and box.overlaps(dot)]
     assert covered                               # e.g. "puppy" over the kitten's marker
     plt.close(fig)

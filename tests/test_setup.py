@@ -17,15 +17,24 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None or os.name != "posi
                                 reason="needs make and a POSIX shell (the Makefile's recipes are bash)")
 
 
-def make(*args, cwd=ROOT):
+# what a calling make passes its children (`make -s test-fast` runs these tests): left out, so that the make each
+# test starts sees only the flags the test gives it
+CALLERS_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR")
+
+
+def clean_env(**extra):
+    return {**{k: v for k, v in os.environ.items() if k not in CALLERS_MAKE}, **extra}
+
+
+def make(*args, cwd=ROOT, env=None):
     return subprocess.run(["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env or clean_env())
 
 
 def test_a_failing_pipeline_fails_its_target_where_make_ignores_shellflags(tmp_path):
     (tmp_path / "pipe.mk").write_text(f"include {ROOT / 'Makefile'}\npipe:\n\tfalse | true\n")
     as_make_381 = subprocess.run(["make", "-f", str(tmp_path / "pipe.mk"), "pipe", ".SHELLFLAGS=-c"], cwd=ROOT,
-                                 capture_output=True, text=True, timeout=60)
+                                 capture_output=True, text=True, timeout=60, env=clean_env())
     assert as_make_381.returncode != 0, as_make_381.stdout
 
 
@@ -70,3 +79,39 @@ def test_make_clean_removes_build_and_says_what_it_keeps(tmp_path):
     done = make("clean", cwd=tmp_path)
     assert done.returncode == 0 and not (tmp_path / "build").exists()
     assert "Kept .venv/" in done.stdout and ".cache/" in done.stdout
+
+
+# a sitecustomize for every Python that make starts: a connection attempt to anything is written down, then refused
+NO_SOCKETS = """import socket, sys
+def _refuse(self, address, *args):
+    with open({log!r}, "a") as log:
+        log.write(f"{{sys.argv}} tried {{address!r}}\\n")
+    raise OSError("this test allows no connection")
+socket.socket.connect = socket.socket.connect_ex = _refuse
+socket.getaddrinfo = lambda host, port, *args, **kwargs: _refuse(None, (host, port))   # a name looked up, too
+"""
+
+
+@pytest.mark.parametrize("target", ["setup", "test-fast", "colab-stack"])
+def test_parsing_the_makefile_and_printing_a_plan_opens_no_socket(tmp_path, target):
+    """`make -n` on a fresh clone (no environment yet: every recipe is expanded to be printed) starts Pythons for its
+    variables; none of them may reach the network. The torch index is probed only when its recipe runs."""
+    log = tmp_path / "connections.log"
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(NO_SOCKETS.format(log=str(log)))
+    env = clean_env(PYTHONPATH=str(tmp_path / "site"))
+    done = make(target, "-n", f"VENV={tmp_path / 'fresh'}", f"COLAB_VENV={tmp_path / 'colab'}", "TORCH_BUILD=cpu",
+                env=env)
+    assert done.returncode == 0, done.stderr
+    assert "download.pytorch.org" in done.stdout                  # the probe is in the plan, as shell code
+    assert not log.exists(), log.read_text()
+
+
+def test_the_socket_guard_itself_sees_a_connection_attempt(tmp_path):
+    log = tmp_path / "connections.log"
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(NO_SOCKETS.format(log=str(log)))
+    probe = "import socket; socket.create_connection(('download.pytorch.org', 443), 3)"
+    subprocess.run([sys.executable, "-c", probe], env=clean_env(PYTHONPATH=str(tmp_path / "site")),
+                   capture_output=True, timeout=30)
+    assert "443" in log.read_text()

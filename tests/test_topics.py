@@ -34,7 +34,8 @@ def test_the_offline_corpus_keeps_labels_proportions_and_repeats():
     counts = Counter(labels)
     assert len(counts) == 20 and max(counts.values()) - min(counts.values()) <= 12       # stratified, not skewed
     assert all(len(doc.split()) >= 20 for doc in documents)
-    assert all(title.endswith(" …") and doc.startswith(title[:-2]) for doc, title in zip(documents, titles))
+    assert all(title.endswith(" …") and doc.startswith(title[:-2])
+               for doc, title in zip(documents, titles, strict=True))
     assert data.load_abstracts("offline:20newsgroups", n_documents=400, seed=1)[0] == documents
     assert data.load_abstracts("offline:20newsgroups", n_documents=400, seed=2)[0] != documents
     everything = data.load_abstracts("offline:20newsgroups", n_documents=None)[0]          # None: all of them
@@ -113,7 +114,7 @@ def test_flan_t5_labels_go_through_bertopic_with_the_books_prompt(topic_model, t
     vectorizer = CountVectorizer(stop_words="english")
     model.update_topics(documents, vectorizer_model=vectorizer, representation_model=labeller)
     assert len(labeller.prompts_) == len(keywords)
-    for topic, prompt in zip(sorted(keywords), labeller.prompts_):
+    for topic, prompt in zip(sorted(keywords), labeller.prompts_, strict=True):
         assert "[DOCUMENTS]" not in prompt and f"keywords: '{', '.join(keywords[topic])}" in prompt  # both filled
         assert prompt.endswith("Based on the documents and keywords, what is this topic about?")
         assert prompt.count("\n- ") == 4 and all(len(line.split()) <= 21 for line in prompt.splitlines()[1:5])

@@ -46,7 +46,7 @@ def convert_all():
     if not keys:
         return
     with ProcessPoolExecutor(max_workers=min(len(keys), os.cpu_count() or 1)) as pool:
-        for key, target in zip(keys, pool.map(convert.converted, keys)):
+        for key, target in zip(keys, pool.map(convert.converted, keys), strict=True):
             print(f"{assets.PREFIX + key}: converted into {target.name}", flush=True)
 
 

@@ -134,7 +134,7 @@ def cached_dataset(datasets_cache, name, source):
     if name == "fancyzhx/ag_news":                             # one train split of `text` and a class `label`
         documents, _, groups = data.load_abstracts(source)
         class_of = {group: i for i, group in enumerate(AG_NEWS.values())}
-        rows = [(text, class_of[group]) for text, group in zip(documents, groups) if group in class_of]
+        rows = [(text, class_of[group]) for text, group in zip(documents, groups, strict=True) if group in class_of]
         features = datasets.Features({"text": datasets.Value("string"),
                                       "label": datasets.ClassLabel(names=list(AG_NEWS))})
         splits = datasets.DatasetDict(train=datasets.Dataset.from_dict(
@@ -164,13 +164,27 @@ def yes_playlists(folder, song_ids, seed=0):
     `song_ids` that the chapters' defaults ask for are given to songs of different genres."""
     playlists, songs = data.synthetic_playlists(seed=seed)
     firsts = songs.reset_index().groupby("genre", sort=False)["id"].first()
-    rename = dict(zip(firsts, sorted(song_ids)))
+    rename = dict(zip(firsts, sorted(song_ids), strict=False))
     playlists = [[rename.get(song, song) for song in playlist] for playlist in playlists]
     songs = songs.rename(index=rename)
     folder.mkdir(parents=True)
     (folder / "train.txt").write_text("#rehearsal: synthetic playlists\n#\n" +
                                       "".join(" ".join(p) + " \n" for p in playlists))
     (folder / "song_hash.txt").write_text("".join(f"{i}\t{r.title}\t{r.artist}\n" for i, r in songs.iterrows()))
+
+
+def hub_stand_in(root, env, book_id, kind, standing):
+    """Put a stand-in for the model or tokenizer `book_id` into the throw-away Hub cache: the catalogue's, else a
+    tiny one built from a config; return its row for the report (or say that it stays missing)."""
+    if book_id in standing:
+        hub_repo(env["HF_HUB_CACHE"], book_id, models.model_path(standing[book_id]))
+        return book_id, kind, standing[book_id]
+    if book_id in TINY:
+        folder = root / "tiny" / book_id.replace("/", "--")
+        tiny_model(TINY[book_id], folder)
+        hub_repo(env["HF_HUB_CACHE"], book_id, folder)
+        return book_id, kind, f"a tiny {TINY[book_id]} model built from a config (meaningless outputs)"
+    return book_id, kind, "none: stays missing"
 
 
 def build(root, notebooks):
@@ -186,19 +200,9 @@ def build(root, notebooks):
     for notebook in notebooks:
         for kind, ids in book_ids(notebook).items():
             wanted[kind] |= ids
-    standing, rows = stand_ins(), []
-    for book_id in sorted(wanted["model"] | wanted["tokenizer"]):
-        kind = "model" if book_id in wanted["model"] else "tokenizer"
-        if book_id in standing:
-            hub_repo(env["HF_HUB_CACHE"], book_id, models.model_path(standing[book_id]))
-            rows.append((book_id, kind, standing[book_id]))
-        elif book_id in TINY:
-            folder = root / "tiny" / book_id.replace("/", "--")
-            tiny_model(TINY[book_id], folder)
-            hub_repo(env["HF_HUB_CACHE"], book_id, folder)
-            rows.append((book_id, kind, f"a tiny {TINY[book_id]} model built from a config (meaningless outputs)"))
-        else:
-            rows.append((book_id, kind, "none: stays missing"))
+    standing = stand_ins()
+    rows = [hub_stand_in(root, env, book_id, "model" if book_id in wanted["model"] else "tokenizer", standing)
+            for book_id in sorted(wanted["model"] | wanted["tokenizer"])]
     for name in sorted(wanted["vectors"]):
         if name in standing:
             gensim_vectors(env["GENSIM_DATA_DIR"], name, standing[name])
@@ -235,7 +239,7 @@ def main(argv=None):
         env, stood = build(Path(root), notebooks)
         env = {**os.environ, **run.OFFLINE_ENV, **numerics.environment("native"), **env}
         plan = [(notebook, run.with_output_dir(notebook, scaled_parameters(notebook), out)) for notebook in notebooks]
-        rows = run.execute_all(plan, out, env, "book profile, rehearsed")
+        rows = run.execute_all(plan, out, env, "book profile, rehearsed", ranges_profile="rehearsal")
     text = rehearsal_report(rows, stood)
     (out / "report.md").write_text(text)
     (out / "report.json").write_text(json.dumps(rows, indent=2) + "\n")

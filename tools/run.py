@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import yaml
 
 from utils.paths import CHAPTERS, ROOT
 
-from . import engine, numerics, report
+from . import engine, numerics, ranges, report
 
 PROFILES = CHAPTERS / "profiles"
 RECORDINGS = ROOT / "tests" / "recordings"
@@ -151,13 +152,17 @@ def execute(notebook, out_dir, chosen, env=None):
     return row
 
 
-def execute_all(plan, out_dir, env, label):
-    """Execute each (notebook, parameters) of `plan` in turn, saying how each went; return the report rows."""
+def execute_all(plan, out_dir, env, label, ranges_profile=None):
+    """Execute each (notebook, parameters) of `plan` in turn, saying how each went; a chapter whose results fall
+    outside chapters/ranges/<ranges_profile>/ fails (tools/ranges.py). Return the report rows."""
     rows = []
     for notebook, chosen in plan:
         print(f"== {notebook.stem} ({label})", flush=True)
         rows.append(execute(notebook, out_dir, chosen, env))
+        outside = ranges.check(rows[-1], ranges_profile) if ranges_profile else []
         print(f"   {rows[-1]['status']} in {rows[-1]['wall_s']} s, peak {rows[-1]['peak_mib']} MiB", flush=True)
+        for line in outside:
+            print(f"   out of range: {line}", flush=True)
     return rows
 
 
@@ -206,10 +211,17 @@ def main(argv=None):
     env = dict(os.environ, **(OFFLINE_ENV if args.profile == "offline" else HEADLESS),
                **numerics.environment(chosen_numerics))
 
-    plan = [(nb, with_output_dir(nb, chapter_parameters(nb, args.profile, args.parameter), out_dir))
-            for nb in chapters(args.chapter)]
+    if args.record:           # the chapters' files go to a scratch folder, as in the replays: never over build/
+        scratch = tempfile.TemporaryDirectory(prefix="hollm-record-")
+        env["HOLLM_OUTPUT"] = scratch.name
+        plan = [(nb, chapter_parameters(nb, args.profile)) for nb in chapters(args.chapter)]
+    else:
+        plan = [(nb, with_output_dir(nb, chapter_parameters(nb, args.profile, args.parameter), out_dir))
+                for nb in chapters(args.chapter)]
     print(numerics.summary(chosen_numerics), flush=True)
-    rows = execute_all(plan, notebooks_dir, env, f"{args.profile} profile")
+    rows = execute_all(plan, notebooks_dir, env, f"{args.profile} profile", ranges_profile=args.profile)
+    if args.record:
+        scratch.cleanup()
     text = report.markdown(rows, args.profile, numerics=numerics.summary(chosen_numerics))
     (out_dir / "report.md").write_text(text)
     (out_dir / "report.json").write_text(json.dumps(rows, indent=2) + "\n")

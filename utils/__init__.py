@@ -15,8 +15,14 @@
     anatomy      reading a decoder LLM's weights whatever their layout, timing generate (chapter 3)
     topics       topic labels from language models for BERTopic (chapter 5)
     plots        word labels beside their points (adjustText); interactive figures as files in headless runs
+    figures      what each figure draws, as the text a replay compares (registered below, in a kernel)
     openai_api   the paid client: a key from the environment or Colab's Secrets, a deadline per section, replies
                  cached, one sentence per failure
 
 The repository's own tooling (runner, rehearsal, doctor, Colab generator, installer) lives in tools/, which imports
 utils; nothing here imports tools."""
+import sys
+
+if "ipykernel" in sys.modules:       # in a chapter's kernel, each figure's text twin summarises its data (figures.py)
+    from .figures import register
+    register()

@@ -127,7 +127,7 @@ def time_generate(model, inputs, new_tokens, use_cache):
     made = out.shape[1] - inputs["input_ids"].shape[1]
     if made != new_tokens:
         raise RuntimeError(f"generate made {made} tokens instead of {new_tokens}")
-    steps = [later - earlier for earlier, later in zip([start] + clock.times, clock.times)]
+    steps = [later - earlier for earlier, later in zip([start] + clock.times, clock.times, strict=False)]
     return Timing(seconds, steps, out[0, inputs["input_ids"].shape[1]:].tolist())
 
 

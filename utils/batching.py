@@ -37,6 +37,6 @@ def generate_batched(model, tokenizer, prompts, max_new_tokens=5, batch_size=16,
             out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                  pad_token_id=tokenizer.pad_token_id)
         new = out[:, batch["input_ids"].shape[1]:] if decoder_only else out
-        for i, text in zip(rows, tokenizer.batch_decode(new, skip_special_tokens=True)):
+        for i, text in zip(rows, tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
             answers[i] = text
     return answers

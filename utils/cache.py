@@ -6,19 +6,25 @@ The first call runs the given function and stores its array (one row per input);
 the second run of a chapter) load it. The key is a sha256 of what decides the result: the model's parameters
 (names, shapes and a sample of each), its tokenizer's vocabulary, its maximum sequence length, device and dtype; the
 versions of the libraries that compute it (torch, transformers, tokenizers, sentence-transformers), so that another
-environment, such as Colab's versions, computes its own; what is computed (`what`); and the inputs. Each file is
+environment, such as Colab's versions, computes its own; what is computed (`what`); the code that computes it
+(`code_key`: the compute function's byte code and, recursively, every function or module it names that is not an
+installed library's, so that editing a chapter's lambda or a helper in utils/ computes afresh instead of loading the
+old result); and the inputs. Each file is
 written atomically beside a small JSON record of its shape, sha256 and the seconds it took; a file that is cut short,
 damaged or does not match its record is reported and computed afresh. What it says starts with "[cache]" (see
 `utils.notebook.progress`).
 
 `cached_json` keeps one small JSON value per key instead (a paid API's reply), each in its own file as soon as it
 is computed, so that a loop that is interrupted keeps what it paid for."""
+import functools
 import hashlib
 import importlib.metadata as md
 import json
 import os
+import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +64,103 @@ def fingerprint(model, tokenizer=None):
     return h.hexdigest()
 
 
+# installed code: the standard library and site-packages, whose changes the library versions in the key stand for
+INSTALLED = tuple({Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)})
+
+
+@functools.lru_cache(maxsize=None)
+def _installed(file):
+    """Whether code from `file` is installed code; "<stdin>", "<string>" and kernels' cells are a session's own."""
+    if not file or file.startswith("<frozen"):
+        return True
+    return not file.startswith("<") and any(Path(file).resolve().is_relative_to(p) for p in INSTALLED)
+
+
+def _const(value, h, seen):
+    """A code object's constant: nested code (a lambda, a comprehension) by its own code, frozensets in a stable
+    order (their iteration order follows string hashing), anything else by its repr."""
+    if isinstance(value, types.CodeType):
+        _code(value, h, seen)
+    elif isinstance(value, (tuple, frozenset)):
+        h.update(b"(")
+        for item in (sorted(value, key=repr) if isinstance(value, frozenset) else value):
+            _const(item, h, seen)
+        h.update(b")")
+    else:
+        h.update(repr(value).encode())
+
+
+def _code(code, h, seen):
+    """What a code object runs: its byte code, constants and names; not its file or line numbers (a comment above it
+    or another kernel session changes those, not the result)."""
+    h.update(code.co_code + repr((code.co_names, code.co_varnames, code.co_freevars)).encode())
+    for value in code.co_consts:
+        _const(value, h, seen)
+
+
+def _names(code):
+    """Every global or attribute name a code object uses, its nested code objects' included."""
+    names = set(code.co_names)
+    for value in code.co_consts:
+        if isinstance(value, types.CodeType):
+            names |= _names(value)
+    return names
+
+
+def _hash_callable(obj, h, seen):
+    """Add `obj` (a function, method, partial, class, module or called object that is not installed code) and what
+    it names."""
+    while isinstance(obj, (functools.partial, types.MethodType)):
+        obj = obj.func if isinstance(obj, functools.partial) else obj.__func__
+    if id(obj) in seen:
+        return
+    seen[id(obj)] = obj                                        # held, so that no other object gets its id meanwhile
+    if isinstance(obj, types.ModuleType):                      # a helper module: all of it
+        if not _installed(getattr(obj, "__file__", None)):
+            h.update(Path(obj.__file__).read_bytes())
+    elif isinstance(obj, type):
+        _hash_class(obj, h, seen)
+    elif isinstance(obj, types.FunctionType):
+        if not _installed(obj.__code__.co_filename):
+            _hash_function(obj, h, seen)
+    elif not isinstance(obj, types.BuiltinFunctionType):       # an object that is called: its class's code
+        _hash_callable(type(obj), h, seen)
+
+
+def _hash_class(cls, h, seen):
+    """A class's own methods and properties, each counted where its code is not installed code (so a class of the
+    companion's or of a chapter's cells counts, a library's does not)."""
+    for member in vars(cls).values():
+        if isinstance(member, (types.FunctionType, staticmethod, classmethod, property)):
+            _hash_callable(getattr(member, "__func__", getattr(member, "fget", member)), h, seen)
+
+
+def _hash_function(function, h, seen):
+    """A function's own code, then every function, class or module it names through its globals or closure."""
+    _code(function.__code__, h, seen)
+    names = sorted(_names(function.__code__))
+    cells = [cell.cell_contents for cell in function.__closure__ or () if cell != types.CellType()]   # not unbound
+    for value in [function.__globals__[n] for n in names if n in function.__globals__] + cells:
+        if isinstance(value, types.ModuleType):                # `batching.encode_batched`: the attributes it uses
+            for name in names:
+                if callable(getattr(value, name, None)):
+                    _hash_callable(getattr(value, name), h, seen)
+        if callable(value) or isinstance(value, types.ModuleType):
+            _hash_callable(value, h, seen)
+
+
+def code_key(compute):
+    """A sha256 of the code behind `compute`: its byte code, and recursively every function, class or module it
+    names (globals, closure, `module.attribute`) that is not installed code (the standard library, site-packages:
+    their versions are in the fingerprint), so a chapter's own functions and utils/ count. A function's comments and
+    line numbers do not count; a changed body, constant or helper does, and a module named as such (`batching.`)
+    counts with all of its file. An object that is called (an embedder's `.encode`) is
+    library code: its weights are in the fingerprint."""
+    h = hashlib.sha256()
+    _hash_callable(compute, h, {})
+    return h.hexdigest()
+
+
 def texts_key(texts):
     """A sha256 of the texts in their order."""
     h = hashlib.sha256()
@@ -90,7 +193,8 @@ def cached(model, texts, compute, tokenizer=None, what="embeddings", folder=None
     one; `verbose=False` says nothing."""
     texts = list(texts)
     folder = Path(folder or FOLDER)
-    key = hashlib.sha256((fingerprint(model, tokenizer) + what + texts_key(texts)).encode()).hexdigest()[:32]
+    key = hashlib.sha256((fingerprint(model, tokenizer) + what + code_key(compute) + texts_key(texts)).encode()
+                         ).hexdigest()[:32]
     array_file, record_file = folder / f"{key}.npy", folder / f"{key}.json"
     array, found = _load(array_file, record_file)      # found: the file's record, or why it cannot be used
     if array is not None:

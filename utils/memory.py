@@ -170,7 +170,7 @@ def fixes(device, dtype, bfloat16_ok, counts=None, have=None):
     sibling = None
     for model_id in sorted(counts, key=counts.get, reverse=True) if known else ():
         rest = total - counts[model_id]
-        sibling = smaller_sibling(model_id, lambda n: needed(rest + n, per_number) <= have)
+        sibling = smaller_sibling(model_id, lambda n, rest=rest: needed(rest + n, per_number) <= have)
         if sibling:
             break
     if sibling:

@@ -66,9 +66,12 @@ def progress(iterable, desc, total=None, unit="batches"):
 
 
 def output_folder(output_dir, chapter):
-    """The folder a chapter writes its files into (created): `output_dir`, or build/<chapter>/ of the companion when
-    it is None. A folder inside chapters/ is refused: the chapters stay as they are."""
-    folder = (Path(output_dir) if output_dir else ROOT / "build" / chapter).resolve()
+    """The folder a chapter writes its files into (created): `output_dir`, or <root>/<chapter>/ when it is None, where
+    <root> is build/ of the companion (a reader's run, `make run`) unless HOLLM_OUTPUT names another folder: the
+    recordings and the nbval replays write into scratch folders of their own, never over a reader's build/. A folder
+    inside chapters/ is refused: the chapters stay as they are."""
+    root = Path(os.environ.get("HOLLM_OUTPUT") or ROOT / "build")
+    folder = (Path(output_dir) if output_dir else root / chapter).resolve()
     if folder == CHAPTERS or CHAPTERS in folder.parents:
         raise ValueError(f"output_dir {output_dir!r} is inside chapters/: choose a folder outside it (None gives "
                          f"build/{chapter}/).")

@@ -21,7 +21,7 @@ def pieces(tokenizer, text, add_special_tokens=True):
 
 def _decode_each(tokenizer, ids):
     out = []
-    for raw, token_id in zip(tokenizer.convert_ids_to_tokens(ids), ids):
+    for raw, token_id in zip(tokenizer.convert_ids_to_tokens(ids), ids, strict=True):
         piece = tokenizer.decode([token_id])
         out.append(" " + piece if raw.startswith("▁") and not piece.startswith(" ") else piece)
     return out
@@ -67,7 +67,7 @@ def _spans(tokenizer, text, substring):
         return None
     end = start + len(substring)
     enc = tokenizer(text, return_offsets_mapping=True)
-    return _decode_each(tokenizer, [i for i, (a, b) in zip(enc.input_ids, enc.offset_mapping)
+    return _decode_each(tokenizer, [i for i, (a, b) in zip(enc.input_ids, enc.offset_mapping, strict=True)
                                     if b > a and a < end and b > start])
 
 
