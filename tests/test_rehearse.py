@@ -71,10 +71,12 @@ def test_book_ids_load_through_the_libraries_normal_calls(cache):
 
 
 @pytest.mark.slow
-def test_the_declared_offline_notes_are_what_datasets_writes_with_the_hub_off(cache):
+def test_the_declared_offline_notes_are_what_the_libraries_write_with_the_hub_off(cache):
     _, env, _ = cache
     done = subprocess.run([sys.executable, "-c", "from datasets import load_dataset\n"
-                           "load_dataset('fancyzhx/ag_news', split='train')"],
+                           "from sentence_transformers import SentenceTransformer\n"
+                           "load_dataset('fancyzhx/ag_news', split='train')\n"
+                           "SentenceTransformer('sentence-transformers/all-mpnet-base-v2')"],
                           env={**os.environ, **run.OFFLINE_ENV, **env}, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in done.stderr.splitlines() if line.strip()]

@@ -42,10 +42,13 @@ KINDS = ("model", "tokenizer", "vectors", "dataset", "playlists", "songs")
 AG_NEWS = {"World": "talk.politics.mideast", "Sports": "rec.sport.hockey", "Business": "misc.forsale",
            "Sci/Tech": "sci.space"}
 
-# What the rehearsal's chapters may write to stderr besides run.EXPECTED_STDERR: datasets' two notes when it loads a
-# Hub data set from its own cache because the Hub is off (HF_DATASETS_OFFLINE=1, the rehearsal's setting). A reader
-# online gets the data set from the Hub and never sees them; the offline profile reads packaged assets instead.
+# What the rehearsal's chapters may write to stderr besides run.EXPECTED_STDERR: the notes that huggingface_hub and
+# datasets write when they take a repository or a data set from their caches because the Hub is off (HF_HUB_OFFLINE=1,
+# the rehearsal's setting). A reader online gets them from the Hub and never sees these notes; the offline profile
+# loads packaged assets by path instead.
 OFFLINE_NOTES = (
+    (r"^Could not reach the Hub \(Cannot reach \S+: offline mode is enabled\. .*\)\. Using cached commit hash for "
+     r"'[^']+'\.$", "huggingface_hub's note on a repository resolved from its cache with the Hub off"),
     (r"^Using the latest cached version of the dataset since \S+ couldn't be found on the Hugging Face Hub "
      r"\(offline mode is enabled\)", "datasets' note on a Hub data set read from its cache with the Hub off"),
     (r"^Found the latest cached dataset configuration '[^']*' at .* \(last modified on [^)]*\)\.$",
