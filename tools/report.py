@@ -44,7 +44,7 @@ def markdown(rows, profile, results=True, numerics=None):
         lines += ["", f"## {r['chapter']}: {r['status']}"]
         if "failed" in r:
             lines.append(f"Failed at {r['failed']}")
-        lines += [f"- stderr, code cell {e['cell']}: `{e['text']}` "
+        lines += [f"- stderr, code cell {e['cell']}: `` {e['text']} `` "
                   + (f"(expected: {e['expected']})" if e["expected"] else "(NOT DECLARED expected)")
                   for e in r.get("stderr", [])]
         if results:

@@ -186,7 +186,7 @@ def execute(notebook, out_dir, chosen, env=None, expected=EXPECTED_STDERR):
             row["status"] = "FAILED"
             first = undeclared[0]
             row["failed"] = (f"code cell {first['cell']} of the chapter, which wrote to stderr what is not declared "
-                             f"expected ({len(undeclared)} such entries in all): {first['text'][:300]}")
+                             f"expected ({len(undeclared)} undeclared in all): {first['text'][:300]}")
         nbformat.write(_tidy(nb), out)
     elif proc.returncode:
         row["failed"] = "papermill wrote no output notebook (see the log above)"
