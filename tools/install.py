@@ -11,6 +11,7 @@ import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
+from tools import convert
 from utils import assets, models
 from utils.paths import CACHE, ROOT
 
@@ -31,14 +32,14 @@ def fetch_sdists():
 
 
 def convert_all():
-    """Convert every GGUF and tiktoken asset of the catalogue once (`utils.models.converted`), one process per core:
+    """Convert every GGUF and tiktoken asset of the catalogue once (`tools.convert`), one process per core:
     about 70 s on one core, 40 s on two; nothing when the converted folders exist."""
     keys = [key for key, asset in assets.CATALOGUE.items()
             if asset.format in models.CONVERTED and not models.converted_folder(key).is_dir()]
     if not keys:
         return
     with ProcessPoolExecutor(max_workers=min(len(keys), os.cpu_count() or 1)) as pool:
-        for key, target in zip(keys, pool.map(models.converted, keys)):
+        for key, target in zip(keys, pool.map(convert.converted, keys)):
             print(f"{assets.PREFIX + key}: converted into {target.name}", flush=True)
 
 

