@@ -3,6 +3,7 @@ load through the libraries' normal calls with the Hub off and the network blocke
 touched, and a wrong default id fails its chapter, named."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -67,6 +68,21 @@ def test_book_ids_load_through_the_libraries_normal_calls(cache):
     ]))
     assert printed.split("\n")[:8] == ["49152", "100261", "T5Tokenizer", "(1, 768)", "bert", "prince",
                                        "['World', 'Sports', 'Business', 'Sci/Tech'] ['text', 'label']", "True"]
+
+
+@pytest.mark.slow
+def test_the_declared_offline_notes_are_what_the_libraries_write_with_the_hub_off(cache):
+    _, env, _ = cache
+    done = subprocess.run([sys.executable, "-c", "from datasets import load_dataset\n"
+                           "from sentence_transformers import SentenceTransformer\n"
+                           "load_dataset('fancyzhx/ag_news', split='train')\n"
+                           "SentenceTransformer('sentence-transformers/all-mpnet-base-v2')"],
+                          env={**os.environ, **run.OFFLINE_ENV, **env}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    matched = [[why for pattern, why in rehearse.OFFLINE_NOTES if re.search(pattern, line)] for line in lines]
+    assert all(matched), [line for line, whys in zip(lines, matched) if not whys]
+    assert {why for whys in matched for why in whys} == {why for _, why in rehearse.OFFLINE_NOTES}   # each one seen
 
 
 def test_the_rehearsal_blocks_the_network_and_keeps_to_its_folder(cache):

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from tools import engine, run
+from tools import engine, report, run
 
 
 @pytest.fixture
@@ -74,3 +74,34 @@ def test_without_wait4_the_run_still_reports_status(tiny_chapters, tmp_path, mon
     assert run.main(["--out", str(tmp_path / "build")]) == 0
     row, = json.loads((tmp_path / "build" / "report.json").read_text())
     assert row["status"] == "ok" and row["peak_mib"] is None and row["results"] == {"value": 1}
+
+
+def test_a_cell_that_warns_fails_its_chapter_naming_the_warning(tiny_chapters, tmp_path):
+    tiny_chapters("ch94_warns", "value = 1", "print('to stdout: fine')",
+                  "import warnings\nwarnings.warn('max_length clashes with max_new_tokens')")
+    out = tmp_path / "build"
+    assert run.main(["--out", str(out)]) == 1
+    row, = json.loads((out / "report.json").read_text())
+    assert row["status"] == "FAILED"
+    assert "code cell 3" in row["failed"] and "UserWarning: max_length clashes with max_new_tokens" in row["failed"]
+    entry, = row["stderr"]                     # the warning and the source line Python prints under it: one entry
+    assert entry["cell"] == 3 and entry["expected"] is None and "warnings.warn(" in entry["text"]
+    assert "UserWarning: max_length clashes" in (out / "report.md").read_text()
+    assert "max_length clashes with max_new_tokens" in (out / "index.html").read_text()
+
+
+def test_a_declared_stderr_line_is_reported_and_passes(tiny_chapters, tmp_path):
+    folder = tiny_chapters("ch93_notes", "value = 1", "import logging\nlogging.getLogger('hub').warning('offline mode: "
+                           "using the cached copy')", "import sys\nprint('an undeclared note', file=sys.stderr)")
+    tiny_chapters("ch92_note", "value = 1", "import logging\nlogging.getLogger('hub').warning('offline mode: cached')")
+    expected = (("offline mode", "only the rehearsal's own setting causes it"),)
+    passed = run.execute(folder / "ch92_note.ipynb", tmp_path, {}, expected=expected)
+    assert passed["status"] == "ok" and "failed" not in passed
+    assert passed["stderr"] == [{"cell": 2, "text": "offline mode: cached",
+                                 "expected": "only the rehearsal's own setting causes it"}]
+    failed = run.execute(folder / "ch93_notes.ipynb", tmp_path, {}, expected=expected)
+    assert failed["status"] == "FAILED"
+    assert "code cell 3" in failed["failed"] and "an undeclared note" in failed["failed"]
+    assert [e["expected"] for e in failed["stderr"]] == ["only the rehearsal's own setting causes it", None]
+    markdown = report.markdown([passed, failed], "offline")
+    assert "(expected: only the rehearsal's own setting causes it)" in markdown and "(NOT DECLARED" in markdown

@@ -153,6 +153,31 @@ def test_label_answers_are_generated_once_then_read_from_the_cache(monkeypatch, 
     assert calls == ["a prompt", "a prompt"]
 
 
+def test_answers_asked_with_a_generation_config_are_cached_by_its_settings(monkeypatch, tmp_path, tiny):
+    from bertopic.representation import TextGeneration
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, pipeline
+    monkeypatch.setattr(cache, "FOLDER", tmp_path / "cache")
+    folder = tiny("opt")
+    llm, tokenizer = AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+    generator = pipeline("text-generation", model=llm, tokenizer=tokenizer)
+    calls = []
+
+    def counted(prompt, **kwargs):
+        calls.append(kwargs["generation_config"].max_new_tokens)
+        return generator(prompt, **kwargs)
+    labeller = TextGeneration(generator, prompt=PROMPT)
+    labeller.model = counted
+    labeller = topics.with_cached_answers(labeller, llm, tokenizer)
+    settings = {"generation_config": GenerationConfig(max_new_tokens=4, do_sample=False), "tokenizer": tokenizer,
+                "return_full_text": False}
+    first = labeller.model("a prompt", **settings)
+    again = labeller.model("a prompt", **{**settings, "generation_config": GenerationConfig(max_new_tokens=4,
+                                                                                            do_sample=False)})
+    assert calls == [4] and first == again == generator("a prompt", **settings)
+    labeller.model("a prompt", **{**settings, "generation_config": GenerationConfig(max_new_tokens=2, do_sample=False)})
+    assert calls == [4, 2]                                          # other settings: generated again
+
+
 @pytest.mark.parametrize("answer, label", [
     (' "The Future of Digital Media"\n\nThis topic is about the future of', "The Future of Digital Media"),
     (" Space, Space, Space, Space, Space,", "Space"),

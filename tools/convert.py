@@ -31,6 +31,9 @@ def converted(model_id):
         else:
             tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
             _restore_sentencepiece_steps(tokenizer)
+            # transformers 5.15 (Colab's) gives a Llama-3-style GGUF vocabulary clean_up_tokenization_spaces=True, a
+            # WordPiece step that every GGUF vocabulary (BPE) ignores with a warning at each decode: not written
+            tokenizer.clean_up_tokenization_spaces = False
             tokenizer.save_pretrained(scratch)
         if asset.format == "gguf-model":
             model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)

@@ -46,6 +46,19 @@ KINDS = ("model", "tokenizer", "vectors", "dataset", "playlists", "songs")
 # AG News' four classes (chapter 2's [CLS] fine-tuning), each stood in for by one newsgroup of 20 Newsgroups
 AG_NEWS = data.AG_NEWS_STAND_INS
 
+# What the rehearsal's chapters may write to stderr besides run.EXPECTED_STDERR: the notes that huggingface_hub and
+# datasets write when they take a repository or a data set from their caches because the Hub is off (HF_HUB_OFFLINE=1,
+# the rehearsal's setting). A reader online gets them from the Hub and never sees these notes; the offline profile
+# loads packaged assets by path instead.
+OFFLINE_NOTES = (
+    (r"^Could not reach the Hub \(Cannot reach \S+: offline mode is enabled\. .*\)\. Using cached commit hash for "
+     r"'[^']+'\.$", "huggingface_hub's note on a repository resolved from its cache with the Hub off"),
+    (r"^Using the latest cached version of the dataset since \S+ couldn't be found on the Hugging Face Hub "
+     r"\(offline mode is enabled\)", "datasets' note on a Hub data set read from its cache with the Hub off"),
+    (r"^Found the latest cached dataset configuration '[^']*' at .* \(last modified on [^)]*\)\.$",
+     "datasets' note on which cached copy it read, with the Hub off"),
+)
+
 # a sitecustomize for the rehearsal's kernels: any connection beyond this machine fails at once
 NO_NETWORK = '''import socket
 _connect = socket.socket.connect
@@ -239,7 +252,8 @@ def main(argv=None):
         env, stood = build(Path(root), notebooks)
         env = {**os.environ, **run.OFFLINE_ENV, **numerics.environment("native"), **env}
         plan = [(notebook, run.with_output_dir(notebook, scaled_parameters(notebook), out)) for notebook in notebooks]
-        rows = run.execute_all(plan, out, env, "book profile, rehearsed", ranges_profile="rehearsal")
+        rows = run.execute_all(plan, out, env, "book profile, rehearsed", ranges_profile="rehearsal",
+                               expected=run.EXPECTED_STDERR + OFFLINE_NOTES)
     text = rehearsal_report(rows, stood)
     (out / "report.md").write_text(text)
     (out / "report.json").write_text(json.dumps(rows, indent=2) + "\n")

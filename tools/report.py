@@ -1,7 +1,7 @@
 """The runner's report of a run of chapters: report.md, and the run as HTML pages.
 
-Each chapter's status, wall time, peak memory, key results (what `record()` showed) and, when it failed, the cell
-that failed; the pages add each executed chapter as HTML and its figures."""
+Each chapter's status, wall time, peak memory, key results (what `record()` showed), what its cells wrote to stderr
+and, when it failed, the cell that failed; the pages add each executed chapter as HTML and its figures."""
 import copy
 import os
 import re
@@ -55,6 +55,9 @@ def markdown(rows, profile, results=True, numerics=None):
         lines += ["", f"## {r['chapter']}: {r['status']}"]
         if "failed" in r:
             lines.append(f"Failed at {r['failed']}")
+        lines += [f"- stderr, code cell {e['cell']}: `` {e['text']} `` "
+                  + (f"(expected: {e['expected']})" if e["expected"] else "(NOT DECLARED expected)")
+                  for e in r.get("stderr", [])]
         if results:
             lines += [f"- {key}: {value}" for key, value in r.get("results", {}).items()]
     return "\n".join(lines) + "\n"
@@ -162,6 +165,11 @@ def chapter_section(row, nb, folder, out_dir):
     lines = [f'<section id="{name}"><h2>{head}: <span class="{status}">{status}</span></h2>']
     if "failed" in row:
         lines.append(f"<p>Failed at {escape(row['failed'])}</p>")
+    if row.get("stderr"):
+        lines.append("<p>Written to stderr:</p><ul>" + "".join(
+            f"<li>code cell {e['cell']}: <pre>{escape(e['text'])}</pre>"
+            + (f"expected: {escape(e['expected'])}" if e["expected"] else '<span class="FAILED">not declared</span>')
+            + "</li>" for e in row["stderr"]) + "</ul>")
     if row.get("results"):
         lines.append(value_html(row["results"]))
     for cell_id, heading, mime, data in figures_of(nb) if nb else ():

@@ -11,11 +11,14 @@ Profiles: "book" keeps the notebook's defaults; "offline" applies chapters/profi
 (real models and data that PyPI packages ship) and switches the Hub off (HF_HUB_OFFLINE=1). Numerics: "native" (the
 default) runs the machine's own float kernels on all its cores; "pinned" (always with --record) the kernels that the
 recordings replay on (tools/numerics.py). A parameter the chapter does not declare stops the run before anything
-executes. Kernels are started on local IPC sockets where the OS has them (tools/engine.py)."""
+executes. Kernels are started on local IPC sockets where the OS has them (tools/engine.py). Whatever a chapter's
+cells write to stderr (a warning, a library's note) is listed in the report, and fails the chapter unless
+EXPECTED_STDERR declares it: a reader would see it in the notebook."""
 import argparse
 import difflib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -40,6 +43,10 @@ HEADLESS = {"HOLLM_HEADLESS": "1", "TQDM_DISABLE": "1"}
 OFFLINE_ENV = {**HEADLESS, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
                "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0"}
+# what a chapter may write to stderr without failing: (pattern, reason) pairs, each pattern a regular expression
+# searched in one stderr entry. None for `make run` and `make colab-stack`: every chapter runs without a warning on our
+# pinned stack and on Colab's. The rehearsal adds notes that only its own offline setting causes (tools/rehearse.py).
+EXPECTED_STDERR = ()
 
 
 def with_output_dir(notebook, chosen, out_dir):
@@ -125,8 +132,37 @@ def peak_mib(ru_maxrss, platform=sys.platform):
     return round(ru_maxrss / (1024 * 1024 if platform == "darwin" else 1024))
 
 
-def execute(notebook, out_dir, chosen, env=None):
-    """Run one chapter through papermill in a child process with the `chosen` parameters; return its report row."""
+def stderr_of(nb):
+    """(code cell number, entry) for everything the chapter's cells wrote to stderr (their stream outputs named
+    stderr: Python's warnings, logging, a library's notes), cells counted as `report.failure_of` counts them. One
+    entry per line; an indented line (the source line Python prints under a warning) belongs to the entry above."""
+    code = [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    found = []
+    for index, cell in enumerate(code):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "stream" or out.get("name") != "stderr":
+                continue
+            for line in out.get("text", "").splitlines():
+                if not line.strip():
+                    continue
+                if line[:1].isspace() and found and found[-1][0] == index + 1:
+                    found[-1] = (index + 1, found[-1][1] + "\n" + line)
+                else:
+                    found.append((index + 1, line))
+    return found
+
+
+def checked_stderr(nb, expected=EXPECTED_STDERR):
+    """The chapter's stderr entries, each as {"cell", "text", "expected"}: "expected" is the reason of the first
+    (pattern, reason) of `expected` whose pattern the entry matches, or None."""
+    return [{"cell": cell, "text": text,
+             "expected": next((why for pattern, why in expected if re.search(pattern, text)), None)}
+            for cell, text in stderr_of(nb)]
+
+
+def execute(notebook, out_dir, chosen, env=None, expected=EXPECTED_STDERR):
+    """Run one chapter through papermill in a child process with the `chosen` parameters; return its report row.
+    A chapter that writes to stderr anything `expected` does not declare fails, the first such entry named."""
     out = out_dir / notebook.name
     cmd = [sys.executable, "-m", "tools.engine", str(notebook), str(out), "-k", "python3", "--cwd", str(CHAPTERS),
            "--engine", engine.NAME]
@@ -144,25 +180,35 @@ def execute(notebook, out_dir, chosen, env=None):
     if out.exists():
         nb = nbformat.read(out, as_version=4)
         row["results"] = report.results_of(nb)
+        row["stderr"] = checked_stderr(nb, expected)
         if proc.returncode:
             row["failed"] = report.failure_of(nb)
+        elif undeclared := [e for e in row["stderr"] if e["expected"] is None]:
+            row["status"] = "FAILED"
+            first = undeclared[0]
+            row["failed"] = (f"code cell {first['cell']} of the chapter, which wrote to stderr what is not declared "
+                             f"expected ({len(undeclared)} undeclared in all): {first['text'][:300]}")
         nbformat.write(_tidy(nb), out)
     elif proc.returncode:
         row["failed"] = "papermill wrote no output notebook (see the log above)"
     return row
 
 
-def execute_all(plan, out_dir, env, label, ranges_profile=None):
-    """Execute each (notebook, parameters) of `plan` in turn, saying how each went; a chapter whose results fall
-    outside chapters/ranges/<ranges_profile>/ fails (tools/ranges.py). Return the report rows."""
+def execute_all(plan, out_dir, env, label, ranges_profile=None, expected=EXPECTED_STDERR):
+    """Execute each (notebook, parameters) of `plan` in turn, saying how each went and what it wrote to stderr; a
+    chapter whose results fall outside chapters/ranges/<ranges_profile>/ fails (tools/ranges.py). Return the report
+    rows."""
     rows = []
     for notebook, chosen in plan:
         print(f"== {notebook.stem} ({label})", flush=True)
-        rows.append(execute(notebook, out_dir, chosen, env))
+        rows.append(execute(notebook, out_dir, chosen, env, expected))
         outside = ranges.check(rows[-1], ranges_profile) if ranges_profile else []
         print(f"   {rows[-1]['status']} in {rows[-1]['wall_s']} s, peak {rows[-1]['peak_mib']} MiB", flush=True)
         for line in outside:
             print(f"   out of range: {line}", flush=True)
+        for entry in rows[-1].get("stderr", []):
+            kind = f"expected: {entry['expected']}" if entry["expected"] else "NOT DECLARED"
+            print(f"   stderr, code cell {entry['cell']} ({kind}): {entry['text']}", flush=True)
     return rows
 
 

@@ -67,7 +67,7 @@ def model_path(model_id):
 
 
 CONVERTED = ("gguf-model", "gguf-vocab", "tiktoken")   # asset formats that are converted once, then loaded
-RECIPE = 2     # the companion's own conversion steps (raise it when tools/convert.py writes something different)
+RECIPE = 3     # the companion's own conversion steps (raise it when tools/convert.py writes something different)
 
 
 def converted_folder(model_id):

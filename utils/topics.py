@@ -49,12 +49,20 @@ def with_cached_answers(representation, model, tokenizer):
     generate = representation.model
 
     def answer(prompt, **kwargs):
-        key = prompt + json.dumps(kwargs, sort_keys=True)
+        key = prompt + json.dumps(kwargs, sort_keys=True, default=_plain)
         text = cached(model, [key], lambda _: np.array([generate(prompt, **kwargs)[0]["generated_text"]]),
                              tokenizer=tokenizer, what="generated text", verbose=False)
         return [{"generated_text": str(text[0])}]
     representation.model = answer
     return representation
+
+
+def _plain(value):
+    """A pipeline argument that JSON has no type for, for a cache key: a GenerationConfig as the settings it changes
+    from the defaults, anything else (a tokenizer, which the cache's key holds already) by its class name."""
+    if hasattr(value, "to_diff_dict"):
+        return {k: v for k, v in value.to_diff_dict().items() if k != "transformers_version"}
+    return type(value).__name__
 
 
 def tidy_label(answer, prompt="", cut=False, max_items=3, max_words=6):
