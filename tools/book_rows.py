@@ -40,25 +40,12 @@ class OutOfBudget(RuntimeError):
     """--budget-s ran out before every chunk was encoded; what was encoded is cached."""
 
 
-class _NotCached(Exception):
-    pass
-
-
-def _is_cached(embedder, texts):
-    def refuse(_):
-        raise _NotCached
-    try:
-        cache.cached(embedder, texts, refuse, verbose=False)
-        return True
-    except _NotCached:
-        return False
-
-
 def embed(name, embedder, texts, started, budget_s=None):
     """Embeddings of `texts`, encoded in cached chunks of CHUNK with a progress line per chunk and, before the first
     chunk to encode, an estimate of the time; (embeddings, seconds spent encoding them, in this run or earlier)."""
     chunks = [texts[i:i + CHUNK] for i in range(0, len(texts), CHUNK)]
-    todo = [i for i, chunk in enumerate(chunks) if not _is_cached(embedder, chunk)]
+    encode = lambda chunk: embedder.encode(chunk, batch_size=BATCH)      # noqa: E731 (as chapter 4's cell)
+    todo = [i for i, chunk in enumerate(chunks) if cache.lookup(embedder, chunk, encode) is None]
     times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
     if todo:
         sample = texts[:64]
@@ -71,7 +58,6 @@ def embed(name, embedder, texts, started, budget_s=None):
     else:
         print(f"{name}: all {len(texts):,} texts cached, nothing to encode", flush=True)
     parts, done = [], 0
-    encode = lambda chunk: embedder.encode(chunk, batch_size=BATCH)      # noqa: E731 (as chapter 4's cell)
     for i, chunk in enumerate(chunks):
         if i in todo and budget_s is not None and time.perf_counter() - started > budget_s:
             raise OutOfBudget(f"--budget-s {budget_s:.0f} spent after {done:,} newly encoded texts of {name}; "

@@ -193,9 +193,7 @@ def cached(model, texts, compute, tokenizer=None, what="embeddings", folder=None
     one; `verbose=False` says nothing."""
     texts = list(texts)
     folder = Path(folder or FOLDER)
-    key = hashlib.sha256((fingerprint(model, tokenizer) + what + code_key(compute) + texts_key(texts)).encode()
-                         ).hexdigest()[:32]
-    array_file, record_file = folder / f"{key}.npy", folder / f"{key}.json"
+    key, array_file, record_file = _files(model, texts, compute, tokenizer, what, folder)
     array, found = _load(array_file, record_file)      # found: the file's record, or why it cannot be used
     if array is not None:
         if verbose:
@@ -219,6 +217,19 @@ def cached(model, texts, compute, tokenizer=None, what="embeddings", folder=None
                                        "sha256": hashlib.sha256(array.tobytes()).hexdigest()}))
     os.replace(scratch.name, array_file)          # the array appears whole or not at all
     return array
+
+
+def lookup(model, texts, compute, tokenizer=None, what="embeddings", folder=None):
+    """What `cached` would load for these arguments, or None where nothing usable is stored; computes nothing."""
+    _, array_file, record_file = _files(model, list(texts), compute, tokenizer, what, Path(folder or FOLDER))
+    return _load(array_file, record_file)[0]
+
+
+def _files(model, texts, compute, tokenizer, what, folder):
+    """The key of a cached result and its two files (the array, its record)."""
+    key = hashlib.sha256((fingerprint(model, tokenizer) + what + code_key(compute) + texts_key(texts)).encode()
+                         ).hexdigest()[:32]
+    return key, folder / f"{key}.npy", folder / f"{key}.json"
 
 
 def json_file(key_parts, what, folder=None):
