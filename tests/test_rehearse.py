@@ -81,7 +81,7 @@ def test_the_declared_offline_notes_are_what_the_libraries_write_with_the_hub_of
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     matched = [[why for pattern, why in rehearse.OFFLINE_NOTES if re.search(pattern, line)] for line in lines]
-    assert all(matched), [line for line, whys in zip(lines, matched) if not whys]
+    assert all(matched), [line for line, whys in zip(lines, matched, strict=True) if not whys]
     assert {why for whys in matched for why in whys} == {why for _, why in rehearse.OFFLINE_NOTES}   # each one seen
 
 
