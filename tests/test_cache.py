@@ -161,3 +161,16 @@ def test_a_changed_compute_function_or_helper_is_computed_again_not_loaded(tmp_p
     assert run(chapter(cell))[0, 0] == 5.0                                       # the helper changed
     assert len(list((tmp_path / "results").glob("*.npy"))) == 3
     assert cache.code_key(np.ones) == cache.code_key(np.zeros)                   # installed code: by version only
+
+
+def test_a_key_reads_no_attribute_of_an_installed_module():
+    """A compute function naming numpy and `str` once made the key read numpy's `np.str`, whose FutureWarning a
+    chapter then wrote to stderr (the rehearsal's chapter 4): a library's attributes are library code."""
+    import warnings
+
+    def compute(texts):
+        return np.array([len(str(t)) for t in texts])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cache.code_key(compute)

@@ -141,8 +141,9 @@ def _hash_function(function, h, seen):
     names = sorted(_names(function.__code__))
     cells = [cell.cell_contents for cell in function.__closure__ or () if cell != types.CellType()]   # not unbound
     for value in [function.__globals__[n] for n in names if n in function.__globals__] + cells:
-        if isinstance(value, types.ModuleType):                # `batching.encode_batched`: the attributes it uses
-            for name in names:
+        if isinstance(value, types.ModuleType) and not _installed(getattr(value, "__file__", None)):
+            for name in names:                                 # `batching.encode_batched`: the attributes it uses
+                # (a library's attributes are library code; reading them all can warn, e.g. numpy's `np.str`)
                 if callable(getattr(value, name, None)):
                     _hash_callable(getattr(value, name), h, seen)
         if callable(value) or isinstance(value, types.ModuleType):
