@@ -64,6 +64,7 @@ def test_onednn_and_numba_generate_no_avx512_code():
 def describing_chapter(tiny_chapters, tmp_path, monkeypatch):
     """A one-cell chapter that records what its kernel runs at; recordings go to a temporary folder."""
     tiny_chapters("ch97_numerics", "value = 1",
+                  "import sys\nfrom utils.paths import ROOT\nsys.path.insert(0, str(ROOT))   # tools is not installed\n"
                   "from tools import numerics\nfrom utils.notebook import record\nrecord(**numerics.describe())",
                   offline="value: 2\n")
     (tmp_path / "recordings").mkdir()
