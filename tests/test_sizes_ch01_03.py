@@ -149,8 +149,8 @@ def test_chapter_2_names_the_classes_a_data_set_has(tiny_bert):
 def test_chapter_3_times_and_generates_at_both_edges(tiny_llm, new_tokens, runs, max_new_tokens, capsys):
     ns = namespace("ch03", generation_model=tiny_llm, kv_cache_new_tokens=new_tokens, kv_cache_runs=runs,
                    max_new_tokens=max_new_tokens)
-    run(ns, "ch03", "model = AutoModelForCausalLM", "output = generator(prompt, generation_config=greedy)", "kv_inputs = tokenizer(",
-        "timed[use_cache].append(", "steps = {flag:")
+    run(ns, "ch03", "model = AutoModelForCausalLM", "output = generator(prompt, generation_config=greedy)",
+        "kv_inputs = tokenizer(", "timed[use_cache].append(", "steps = {flag:")
     assert all(len(ns["timed"][flag]) == runs and all(len(t.steps) == new_tokens for t in ns["timed"][flag])
                for flag in (True, False))
     assert len(ns["made"]) == 1                       # the same ids with and without the cache, in every run
